@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Install the Debian tools the tests and benchmarks use, when missing and when we can.
+set -euo pipefail
+need=()
+for tool in socat iperf3 wrk debootstrap; do
+  command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
+done
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+  echo "note: missing ${need[*]} (not root or no apt-get); the tests and benchmarks that need them will say so" >&2
+  exit 0
+fi
+echo "installing ${need[*]} from Debian's archive" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

@@ -1,0 +1,50 @@
+# The two commands the README names:
+#   make lab    bring the lab up (installing what is missing) and run its main job
+#   make test   run the whole test suite (this is what .ci/run calls)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: lab test bench down status lint fmt system-deps clean flake-check
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "wirelab needs Python 3.11+, found " + sys.version.split()[0]'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+# Tools from Debian's archive that tests and benchmarks use. Installs only what is missing,
+# and only when it can (root with apt); otherwise the tests that need them say so.
+system-deps:
+	@bash .ci/system-deps.sh
+
+lab: $(STAMP)
+	$(BIN)/lab up
+	$(BIN)/lab run all
+
+test: $(STAMP) system-deps
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+bench: $(STAMP) system-deps
+	$(BIN)/python -m bench
+
+down:
+	$(BIN)/lab down
+
+status:
+	$(BIN)/lab status
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+fmt: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean: down
+	rm -rf $(VENV) .lab

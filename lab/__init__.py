@@ -1,0 +1,1 @@
+"""The wirelab orchestrator: CLI, stack backends, scenario engine, assertions and reports."""

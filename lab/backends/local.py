@@ -1,0 +1,402 @@
+"""The local backend: each service a child process on 127.0.0.1.
+
+PID and log files live in the state folder, so `lab status` and `lab down` work from any
+shell. Processes get their own session (and process group), so a Ctrl-C in the shell
+that ran `lab up` does not take the lab down, and `down` can kill a whole group.
+pause = SIGSTOP, resume = SIGCONT, stop = SIGTERM (then SIGKILL), start = the same
+command line again.
+"""
+
+from __future__ import annotations
+
+import errno
+import importlib.util
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from lab.backends.base import Backend, BackendError, ServiceStatus
+from lab.health import ProbeError, probe_endpoint
+from lab.proxies import standard_proxies
+from services.common.paths import state_dir as resolve_state_dir
+from services.ports import ENDPOINTS, SERVICES, VIA_PROXY, default_port, env_var_for
+
+# Imports each service needs; checked before starting so a missing one is one clear line.
+REQUIRED_MODULES = {
+    "rawhttp": ("cryptography",),
+    "rawhttp-blocking": (),
+    "udpstream": (),
+    "restapi": ("fastapi", "uvicorn", "pydantic"),
+    "faultproxy": ("h11",),
+}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie still answers kill(0); it is not alive for our purposes.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def _stopped(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] in ("T", "t")
+    except OSError:
+        return False
+
+
+def port_free(host: str, port: int, proto: str) -> bool:
+    kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
+    with socket.socket(socket.AF_INET, kind) as s:
+        if proto == "tcp":
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return False
+            raise
+    return True
+
+
+class LocalBackend(Backend):
+    name = "local"
+    capabilities = frozenset({"pause", "resume", "stop", "start"})
+
+    def __init__(
+        self,
+        state_dir: str | os.PathLike[str] | None = None,
+        ports: Mapping[str, int] | None = None,
+        port_offset: int | None = None,
+        host: str = "127.0.0.1",
+    ) -> None:
+        self.host = host
+        self.state = resolve_state_dir(state_dir)
+        self.env: dict[str, str] = dict(os.environ)
+        if port_offset is not None:
+            self.env["WIRELAB_PORT_OFFSET"] = str(port_offset)
+        for name, port in (ports or {}).items():
+            self.env[env_var_for(name)] = str(port)
+        self.env["WIRELAB_STATE_DIR"] = str(self.state)
+        self.env["PYTHONUNBUFFERED"] = "1"
+        (self.state / "pids").mkdir(exist_ok=True)
+        (self.state / "logs").mkdir(exist_ok=True)
+
+    # -- addressing -------------------------------------------------------------------
+    def port(self, endpoint: str) -> int:
+        return default_port(endpoint, self.env)
+
+    def address(self, endpoint: str) -> tuple[str, int]:
+        try:
+            return self.host, self.port(endpoint)
+        except KeyError:
+            raise BackendError(f"unknown endpoint {endpoint!r}") from None
+
+    def ca_path(self) -> str:
+        from services.rawhttp.tls_ca import ensure_ca
+
+        return str(ensure_ca(self.state).ca_cert)
+
+    # -- commands -----------------------------------------------------------------------
+    def command(self, service: str) -> list[str]:
+        h, s, p = self.host, str(self.state), self.port
+        py = [sys.executable, "-m"]
+        if service == "rawhttp":
+            return py + [
+                "services.rawhttp", "--host", h, "--port", str(p("rawhttp")),
+                "--echo-port", str(p("rawhttp.echo")), "--line-port", str(p("rawhttp.line")),
+                "--https-port", str(p("rawhttp.https")), "--mode", "selectors", "--state-dir", s,
+            ]  # fmt: skip
+        if service == "rawhttp-blocking":
+            return py + [
+                "services.rawhttp", "--host", h, "--port", str(p("rawhttp.blocking")),
+                "--mode", "blocking", "--http-only", "--state-dir", s,
+            ]  # fmt: skip
+        if service == "udpstream":
+            return py + ["services.udpstream", "--host", h, "--port", str(p("udpstream"))]
+        if service == "restapi":
+            return py + [
+                "services.restapi",
+                "--host",
+                h,
+                "--port",
+                str(p("restapi")),
+                "--state-dir",
+                s,
+            ]
+        if service == "faultproxy":
+            config = self.state / "faultproxy.json"
+            config.write_text(json.dumps(standard_proxies(listen_host=h, env=self.env), indent=2))
+            return py + [
+                "services.faultproxy",
+                "--host",
+                h,
+                "--port",
+                str(p("faultproxy")),
+                "--config",
+                str(config),
+            ]
+        raise BackendError(f"unknown service {service!r}: choose from {', '.join(SERVICES)}")
+
+    def _ports_of(self, service: str) -> list[tuple[str, int, str]]:
+        """(endpoint, port, proto) a service binds; faultproxy binds every .via_proxy too."""
+        out = [(e.name, self.port(e.name), e.proto) for e in ENDPOINTS if e.service == service]
+        if service == "faultproxy":
+            out += [
+                (e.name + VIA_PROXY, self.port(e.name + VIA_PROXY), e.proto)
+                for e in ENDPOINTS
+                if e.proxied
+            ]
+        return out
+
+    # -- pid records -------------------------------------------------------------------------
+    def _pidfile(self, service: str) -> Path:
+        return self.state / "pids" / f"{service}.json"
+
+    def _record(self, service: str) -> dict | None:
+        try:
+            return json.loads(self._pidfile(service).read_text())
+        except (OSError, ValueError):
+            return None
+
+    def log_path(self, service: str) -> Path:
+        return self.state / "logs" / f"{service}.log"
+
+    def _running_pid(self, service: str) -> int | None:
+        rec = self._record(service)
+        if rec and rec.get("pid") and _alive(rec["pid"]):
+            return rec["pid"]
+        return None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def _preflight(self, services: list[str]) -> None:
+        for service in services:
+            for module in REQUIRED_MODULES.get(service, ()):
+                if importlib.util.find_spec(module) is None:
+                    raise BackendError(
+                        f"{service} needs the Python package {module!r}, which is not installed: "
+                        f"run `make lab` (it installs the project into .venv) or `pip install -e .`"
+                    )
+            if self._running_pid(service):
+                continue
+            for endpoint, port, proto in self._ports_of(service):
+                if not port_free(self.host, port, proto):
+                    raise BackendError(
+                        f"port {port}/{proto} for {endpoint} is already in use: stop whatever "
+                        f"holds it (`ss -lntup | grep :{port}`), or move it with "
+                        f"`lab up --port {endpoint}={port + 1}`, {env_var_for(endpoint)}=<port>, "
+                        f"or `--port-offset N` for the whole lab"
+                    )
+
+    def _spawn(self, service: str) -> int:
+        cmd = self.command(service)
+        log = open(self.log_path(service), "ab")  # noqa: SIM115 - the child keeps it
+        log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {' '.join(cmd)}\n".encode())
+        log.flush()
+        proc = subprocess.Popen(
+            cmd, env=self.env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+            start_new_session=True, cwd=str(Path(__file__).resolve().parents[2]),
+        )  # fmt: skip
+        log.close()
+        self._pidfile(service).write_text(
+            json.dumps({"pid": proc.pid, "cmd": cmd, "started": time.time(), "state": "running"})
+        )
+        return proc.pid
+
+    def _probe(self, service: str) -> str:
+        cafile = None
+        details = []
+        for ep in ENDPOINTS:
+            if ep.service != service:
+                continue
+            if ep.kind == "tls":
+                cafile = self.ca_path()
+            details.append(probe_endpoint(ep, self.host, self.port(ep.name), cafile))
+        return "; ".join(details)
+
+    def _wait_healthy(
+        self, service: str, pid: int, started: float, deadline: float
+    ) -> ServiceStatus:
+        last_error = "no probe yet"
+        while True:
+            if not _alive(pid):
+                raise BackendError(
+                    f"{service} exited during start: {self._last_log_line(service)} "
+                    f"(full log: `lab logs {service}`)"
+                )
+            try:
+                self._probe(service)
+                return ServiceStatus(
+                    service,
+                    "healthy",
+                    self._addresses(service),
+                    round(time.monotonic() - started, 3),
+                )
+            except ProbeError as exc:
+                last_error = str(exc)
+            if time.monotonic() > deadline:
+                raise BackendError(
+                    f"{service} did not become healthy in time: {last_error} (see `lab logs {service}`)"
+                )
+            time.sleep(0.05)
+
+    def _last_log_line(self, service: str) -> str:
+        try:
+            lines = [
+                ln
+                for ln in self.log_path(service).read_text(errors="replace").splitlines()
+                if ln.strip()
+            ]
+        except OSError:
+            return "no log"
+        return lines[-1].strip() if lines else "no output"
+
+    def _addresses(self, service: str) -> list[str]:
+        return [
+            f"{self.host}:{port}/{proto}" for _, port, proto in self._ports_of(service) if True
+        ][:6]
+
+    def up(self, services: list[str] | None = None, timeout: float = 30.0) -> list[ServiceStatus]:
+        services = list(services or SERVICES)
+        for s in services:
+            if s not in SERVICES:
+                raise BackendError(f"unknown service {s!r}: choose from {', '.join(SERVICES)}")
+        self._preflight(services)
+        results = []
+        deadline = time.monotonic() + timeout
+        # The proxy last: it is useless before its upstreams answer.
+        for service in sorted(services, key=lambda s: s == "faultproxy"):
+            pid = self._running_pid(service)
+            if pid and _stopped(pid):
+                os.killpg(pid, signal.SIGCONT)
+            started = time.monotonic()
+            if pid is None:
+                pid = self._spawn(service)
+            try:
+                results.append(self._wait_healthy(service, pid, started, deadline))
+            except BackendError:
+                self._terminate(service)
+                raise
+        return results
+
+    def _terminate(self, service: str, grace: float = 5.0) -> None:
+        rec = self._record(service)
+        pid = rec.get("pid") if rec else None
+        if pid and _alive(pid):
+            for sig in (signal.SIGCONT, signal.SIGTERM):
+                try:
+                    os.killpg(pid, sig)
+                except ProcessLookupError:
+                    break
+            end = time.monotonic() + grace
+            while _alive(pid) and time.monotonic() < end:
+                time.sleep(0.02)
+            if _alive(pid):
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            # Reap it if it is our own child (tests start the lab in-process).
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+
+    def down(self) -> None:
+        for service in SERVICES:
+            self._terminate(service)
+            self._pidfile(service).unlink(missing_ok=True)
+
+    def status(self) -> list[ServiceStatus]:
+        out = []
+        for service in SERVICES:
+            rec = self._record(service)
+            pid = self._running_pid(service)
+            addrs = self._addresses(service)
+            if rec is None:
+                out.append(ServiceStatus(service, "not started", addrs))
+            elif rec.get("state") == "stopped":
+                out.append(
+                    ServiceStatus(
+                        service, "stopped", addrs, detail="stopped by `lab` (start to bring back)"
+                    )
+                )
+            elif pid is None:
+                out.append(
+                    ServiceStatus(service, "exited", addrs, detail=self._last_log_line(service))
+                )
+            elif _stopped(pid):
+                out.append(ServiceStatus(service, "paused", addrs, detail=f"pid {pid} (SIGSTOP)"))
+            else:
+                t0 = time.monotonic()
+                try:
+                    self._probe(service)
+                    out.append(
+                        ServiceStatus(
+                            service, "healthy", addrs, round(time.monotonic() - t0, 3), f"pid {pid}"
+                        )
+                    )
+                except ProbeError as exc:
+                    out.append(ServiceStatus(service, "unhealthy", addrs, detail=str(exc)))
+        return out
+
+    # -- service actions -------------------------------------------------------------------------
+    def _require_pid(self, service: str) -> int:
+        if service not in SERVICES:
+            raise BackendError(f"unknown service {service!r}: choose from {', '.join(SERVICES)}")
+        pid = self._running_pid(service)
+        if pid is None:
+            raise BackendError(f"{service} is not running (run `lab up`)")
+        return pid
+
+    def pause(self, service: str) -> None:
+        os.killpg(self._require_pid(service), signal.SIGSTOP)
+
+    def resume(self, service: str) -> None:
+        os.killpg(self._require_pid(service), signal.SIGCONT)
+
+    def stop(self, service: str) -> None:
+        self._require_pid(service)
+        self._terminate(service)
+        rec = self._record(service) or {}
+        rec["state"] = "stopped"
+        self._pidfile(service).write_text(json.dumps(rec))
+
+    def start(self, service: str, timeout: float = 20.0) -> None:
+        pid = self._running_pid(service)
+        if pid is not None:
+            if _stopped(pid):
+                os.killpg(pid, signal.SIGCONT)
+            return
+        started = time.monotonic()
+        pid = self._spawn(service)
+        self._wait_healthy(service, pid, started, started + timeout)
+
+    def logs(self, service: str, follow: bool = False, tail: int = 200) -> Iterator[str]:
+        if service not in SERVICES:
+            raise BackendError(f"unknown service {service!r}: choose from {', '.join(SERVICES)}")
+        path = self.log_path(service)
+        if not path.exists():
+            raise BackendError(f"no log for {service} yet (has `lab up` run?)")
+        with open(path, errors="replace") as fh:
+            lines = fh.readlines()
+            yield from (ln.rstrip("\n") for ln in lines[-tail:])
+            while follow:
+                line = fh.readline()
+                if line:
+                    yield line.rstrip("\n")
+                else:
+                    time.sleep(0.2)

@@ -1,0 +1,46 @@
+"""Which backend the lab was brought up with, so every command and scenario agrees.
+
+`lab up` records the backend name in the state folder; later commands (from any shell)
+read it back. With nothing recorded, the local backend is assumed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from lab.backends import Backend, get_backend
+from services.common.paths import state_dir
+
+_STATE_FILE = "backend.json"
+
+
+def _file() -> Path:
+    return state_dir() / _STATE_FILE
+
+
+def record_backend(name: str, options: dict | None = None) -> None:
+    _file().write_text(json.dumps({"backend": name, "options": options or {}}))
+
+
+def forget_backend() -> None:
+    _file().unlink(missing_ok=True)
+
+
+def recorded_backend_name() -> str | None:
+    try:
+        return json.loads(_file().read_text())["backend"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def current_backend(default: str | None = None) -> Backend:
+    """The backend named by $WIRELAB_BACKEND, else the one `lab up` recorded, else local."""
+    name = os.environ.get("WIRELAB_BACKEND") or recorded_backend_name() or default or "local"
+    options = {}
+    try:
+        options = json.loads(_file().read_text()).get("options", {})
+    except (OSError, ValueError):
+        pass
+    return get_backend(name, **options)

@@ -1,0 +1,1 @@
+"""The four wirelab services. Each runs as `python -m services.<name>`."""

@@ -1,0 +1,1 @@
+"""Small pieces every service shares: binding with a clear error, logging, the entry point."""

@@ -1,0 +1,91 @@
+"""The one table of default ports.
+
+Everything else (the services' flags, the lab's backends, compose.yaml via a test)
+reads ports from here, so a number is written once.
+
+Resolution order for an endpoint's port:
+  1. the explicit override passed in (a CLI flag),
+  2. the environment variable ``WIRELAB_<NAME>_PORT`` (dots become underscores),
+  3. the default below plus ``WIRELAB_PORT_OFFSET`` (default 0).
+An endpoint reached through the fault proxy is ``<name>.via_proxy`` and defaults to
+the direct port + ``PROXY_OFFSET``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+PROXY_OFFSET = 10000
+VIA_PROXY = ".via_proxy"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str  # logical name used by scenarios, e.g. "rawhttp.echo"
+    service: str  # the process (and Compose service) that owns it
+    port: int  # default port
+    proto: str = "tcp"
+    proxied: bool = True  # has a "<name>.via_proxy" twin on the fault proxy
+    kind: str = "http"  # how the health probe talks to it: http, echo, line, tls, udp
+
+    @property
+    def env_var(self) -> str:
+        return env_var_for(self.name)
+
+    @property
+    def proxy_name(self) -> str:
+        """The name of this endpoint's proxy inside faultproxy."""
+        return self.name.replace(".", "_")
+
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint("rawhttp", "rawhttp", 8080),
+    Endpoint("rawhttp.blocking", "rawhttp-blocking", 8081),
+    Endpoint("rawhttp.echo", "rawhttp", 9000, kind="echo"),
+    Endpoint("rawhttp.line", "rawhttp", 9001, kind="line"),
+    Endpoint("rawhttp.https", "rawhttp", 8443, proxied=False, kind="tls"),
+    Endpoint("restapi", "restapi", 8000),
+    Endpoint("udpstream", "udpstream", 9999, proto="udp", kind="udp"),
+    Endpoint("faultproxy", "faultproxy", 8474, proxied=False),
+)
+
+BY_NAME: dict[str, Endpoint] = {e.name: e for e in ENDPOINTS}
+SERVICES: tuple[str, ...] = ("rawhttp", "rawhttp-blocking", "udpstream", "restapi", "faultproxy")
+
+
+def env_var_for(name: str) -> str:
+    return "WIRELAB_" + name.upper().replace(".", "_").replace("-", "_") + "_PORT"
+
+
+def port_offset(env: Mapping[str, str] | None = None) -> int:
+    env = os.environ if env is None else env
+    raw = env.get("WIRELAB_PORT_OFFSET", "0")
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"WIRELAB_PORT_OFFSET must be an integer, got {raw!r}") from None
+
+
+def default_port(name: str, env: Mapping[str, str] | None = None) -> int:
+    """The port of an endpoint (``rawhttp``) or its proxied twin (``rawhttp.via_proxy``)."""
+    env = os.environ if env is None else env
+    raw = env.get(env_var_for(name))
+    if raw:
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(f"{env_var_for(name)} must be a port number, got {raw!r}") from None
+    if name.endswith(VIA_PROXY):
+        base = BY_NAME.get(name[: -len(VIA_PROXY)])
+        if base is None or not base.proxied:
+            raise KeyError(name)
+        return default_port(base.name, env) + PROXY_OFFSET
+    return BY_NAME[name].port + port_offset(env)
+
+
+def all_endpoint_names() -> list[str]:
+    names = [e.name for e in ENDPOINTS]
+    names += [e.name + VIA_PROXY for e in ENDPOINTS if e.proxied]
+    return names
