@@ -89,9 +89,9 @@ def probe_line(host: str, port: int, timeout: float = 1.0) -> str:
 
 
 def probe_udp(host: str, port: int, timeout: float = 1.0) -> str:
-    from services.udpstream.health import probe
-
     try:
+        from services.udpstream.health import probe
+
         return str(probe(host, port, timeout))
     except Exception as exc:  # the probe's own error types vary; the message is what matters
         raise ProbeError(f"{host}:{port}/udp: {exc}") from None

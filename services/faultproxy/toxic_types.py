@@ -96,11 +96,15 @@ class Attr:
         if self.minimum is not None:
             if value < self.minimum or (self.exclusive_minimum and value == self.minimum):
                 op = ">" if self.exclusive_minimum else ">="
-                raise ToxicError(f"attribute {where} must be {op} {_num(self.minimum)}, got {value}")
+                raise ToxicError(
+                    f"attribute {where} must be {op} {_num(self.minimum)}, got {value}"
+                )
         if self.maximum is not None and value > self.maximum:
             raise ToxicError(f"attribute {where} must be <= {_num(self.maximum)}, got {value}")
         if self.choices is not None and value not in self.choices:
-            raise ToxicError(f"attribute {where} must be one of {list(self.choices)}, got {_show(value)}")
+            raise ToxicError(
+                f"attribute {where} must be one of {list(self.choices)}, got {_show(value)}"
+            )
         if self.check is not None:
             problem = self.check(value)
             if problem:
@@ -175,13 +179,17 @@ class ToxicTypeRegistry:
         if toxic_type.kind not in KINDS:
             raise ValueError(f"unknown toxic kind {toxic_type.kind!r}")
         same_name = [
-            t for t in self._types.get(toxic_type.name, []) if not (t.protocols & toxic_type.protocols)
+            t
+            for t in self._types.get(toxic_type.name, [])
+            if not (t.protocols & toxic_type.protocols)
         ]
         same_name.append(toxic_type)
         self._types[toxic_type.name] = same_name
 
     def names_for(self, protocol: str) -> list[str]:
-        return sorted(n for n, ts in self._types.items() if any(protocol in t.protocols for t in ts))
+        return sorted(
+            n for n, ts in self._types.items() if any(protocol in t.protocols for t in ts)
+        )
 
     def protocols(self) -> set[str]:
         return {p for ts in self._types.values() for t in ts for p in t.protocols}

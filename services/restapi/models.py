@@ -2,23 +2,45 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 MAX_ID = 2_147_483_647  # keeps ids inside SQLite's INTEGER and every client's int32
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+# No \s: Python and ECMA (JSON Schema) regexes disagree on what counts as space (U+0085).
+EMAIL_PATTERN = r"^[^@\x00-\x20\x7f]+@[^@\x00-\x20\x7f]+\.[^@\x00-\x20\x7f]+$"
 Name = Annotated[str, Field(min_length=1, max_length=100)]
 Email = Annotated[
-    str, Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", examples=["ada@example.org"])
+    str,
+    Field(
+        min_length=3,
+        max_length=254,
+        pattern=EMAIL_PATTERN,
+        examples=["ada@example.org"],
+    ),
 ]
 Item = Annotated[str, Field(min_length=1, max_length=200)]
-Quantity = Annotated[int, Field(ge=1, le=1000)]
-PriceCents = Annotated[int, Field(ge=0, le=100_000_000)]
 
 
-class OrderStatus(str, Enum):
+def _json_number(value: Any) -> Any:
+    # JSON false is not the number 0 and "5" is not 5; 5.0 is (JSON Schema calls it an
+    # integer). Path and query values arrive as text, so they keep the lax ``Id``.
+    if isinstance(value, bool | str | bytes):
+        raise ValueError(f"must be a JSON number, not {type(value).__name__}")
+    return value
+
+
+JsonInt = BeforeValidator(_json_number)
+# Field before the validator, or pydantic leaves ge/le unconverted in the JSON schema.
+BodyId = Annotated[int, Field(ge=1, le=MAX_ID), JsonInt]
+Quantity = Annotated[int, Field(ge=1, le=1000), JsonInt]
+PriceCents = Annotated[int, Field(ge=0, le=100_000_000), JsonInt]
+Flag = Annotated[bool, Field(strict=True)]
+
+
+class OrderStatus(StrEnum):
     pending = "pending"
     paid = "paid"
     shipped = "shipped"
@@ -35,15 +57,19 @@ class UserIn(_Input):
 
     name: Name
     email: Email
-    active: bool = True
+    active: Flag = True
+
+
+# PATCH bodies: a field may be absent (unchanged) but never null, since every column is
+# required; so the type is not Optional even though the default is None.
 
 
 class UserPatch(_Input):
     """Body of PATCH: only the fields present change (a JSON merge)."""
 
-    name: Name | None = None
-    email: Email | None = None
-    active: bool | None = None
+    name: Name = None  # type: ignore[assignment]
+    email: Email = None  # type: ignore[assignment]
+    active: Flag = None  # type: ignore[assignment]
 
 
 class User(BaseModel):
@@ -56,7 +82,7 @@ class User(BaseModel):
 
 
 class OrderIn(_Input):
-    user_id: Id
+    user_id: BodyId
     item: Item
     quantity: Quantity = 1
     price_cents: PriceCents = 0
@@ -64,11 +90,11 @@ class OrderIn(_Input):
 
 
 class OrderPatch(_Input):
-    user_id: Id | None = None
-    item: Item | None = None
-    quantity: Quantity | None = None
-    price_cents: PriceCents | None = None
-    status: OrderStatus | None = None
+    user_id: BodyId = None  # type: ignore[assignment]
+    item: Item = None  # type: ignore[assignment]
+    quantity: Quantity = None  # type: ignore[assignment]
+    price_cents: PriceCents = None  # type: ignore[assignment]
+    status: OrderStatus = None  # type: ignore[assignment]
 
 
 class Order(BaseModel):

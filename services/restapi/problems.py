@@ -11,6 +11,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://wirelab.invalid/problems/"  # never fetched; names the kind of problem
@@ -35,6 +36,18 @@ class ProblemError(Exception):
         self.extra = extra
 
 
+def invalid(
+    field: str, where: str, reason: str, detail: str | None = None, kind: str = "validation-error"
+) -> ProblemError:
+    """A 422 shaped like FastAPI's own validation errors: every 422 names field and reason."""
+    return ProblemError(
+        422,
+        detail or f"request failed validation: {field}: {reason}",
+        kind=kind,
+        errors=[{"field": field, "in": where, "reason": reason}],
+    )
+
+
 def title_for(status: int) -> str:
     try:
         return HTTPStatus(status).phrase
@@ -43,7 +56,13 @@ def title_for(status: int) -> str:
 
 
 def problem_body(
-    status: int, detail: str, *, kind: str | None = None, title: str | None = None, instance: str | None = None, **extra: Any
+    status: int,
+    detail: str,
+    *,
+    kind: str | None = None,
+    title: str | None = None,
+    instance: str | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
     kind = kind or title_for(status).lower().replace(" ", "-").replace("'", "")
     body: dict[str, Any] = {
@@ -93,13 +112,32 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"no resource at {request.url.path}"
     elif exc.status_code == 405:
-        allow = (exc.headers or {}).get("Allow", "")
+        allow = ", ".join(allowed_methods(request))
+        exc.headers = {**(exc.headers or {}), "Allow": allow}
         detail = f"{request.method} is not allowed on {request.url.path}; allowed: {allow}"
     if exc.status_code < 400:  # e.g. a bare 304 raised by a handler
         return Response(status_code=exc.status_code, headers=exc.headers)
-    return problem_response(
-        exc.status_code, detail, headers=exc.headers, instance=request.url.path
-    )
+    return problem_response(exc.status_code, detail, headers=exc.headers, instance=request.url.path)
+
+
+METHOD_ORDER = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route accepts on this path.
+
+    Starlette's 405 names only the first route that matched the path, so ask the router
+    about each method in turn.
+    """
+    scope = {**request.scope, "type": "http"}
+    return [
+        method
+        for method in METHOD_ORDER
+        if any(
+            route.matches({**scope, "method": method})[0] == Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
 
 
 def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -122,7 +160,11 @@ async def handle_validation_error(request: Request, exc: Exception) -> Response:
                 instance=request.url.path,
             )
     fields = [
-        {"field": _field_path(err.get("loc", ())), "in": str(err.get("loc", ("body",))[0]), "reason": err.get("msg", "invalid")}
+        {
+            "field": _field_path(err.get("loc", ())),
+            "in": str(err.get("loc", ("body",))[0]),
+            "reason": err.get("msg", "invalid"),
+        }
         for err in errors
     ]
     summary = "; ".join(f"{f['field']}: {f['reason']}" for f in fields)

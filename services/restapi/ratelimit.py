@@ -36,7 +36,9 @@ class Policy:
         if self.capacity < 1:
             raise ValueError(f"capacity must be at least 1, got {self.capacity}")
         if not (self.refill_per_s > 0 and math.isfinite(self.refill_per_s)):
-            raise ValueError(f"refill must be a positive number per second, got {self.refill_per_s}")
+            raise ValueError(
+                f"refill must be a positive number per second, got {self.refill_per_s}"
+            )
 
     @property
     def window_s(self) -> int:
@@ -51,6 +53,8 @@ def parse_policy_spec(spec: str) -> tuple[str, Policy]:
     if not sep or not GROUP_NAME.match(group):
         raise ValueError(f"rate limit {spec!r}: expected GROUP=CAPACITY/REFILL_PER_S, e.g. api=5/1")
     cap_text, slash, refill_text = rest.partition("/")
+    if not slash:
+        raise ValueError(f"rate limit {spec!r}: missing '/REFILL_PER_S', e.g. api=5/1")
     try:
         capacity = int(cap_text)
         refill = float(refill_text)
@@ -58,8 +62,6 @@ def parse_policy_spec(spec: str) -> tuple[str, Policy]:
         raise ValueError(
             f"rate limit {spec!r}: CAPACITY must be an integer and REFILL_PER_S a number, e.g. api=5/1"
         ) from None
-    if not slash:
-        raise ValueError(f"rate limit {spec!r}: missing '/REFILL_PER_S', e.g. api=5/1")
     try:
         return group, Policy(capacity, refill)
     except ValueError as exc:

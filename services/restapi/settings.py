@@ -63,12 +63,16 @@ def build_parser() -> argparse.ArgumentParser:
         f"repeatable; env {RATE_LIMIT_ENV}='api=5/1,practice=10/2'",
     )
     p.add_argument(
-        "--no-rate-limit", action="store_true", help=f"turn the limiter off (env {NO_RATE_LIMIT_ENV}=1)"
+        "--no-rate-limit",
+        action="store_true",
+        help=f"turn the limiter off (env {NO_RATE_LIMIT_ENV}=1)",
     )
     return p
 
 
-def parse_settings(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> Settings:
+def parse_settings(
+    argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
+) -> Settings:
     """Parse the command line; bad values exit with argparse's one-line error (exit 2)."""
     env = os.environ if env is None else env
     parser = build_parser()
@@ -87,7 +91,9 @@ def parse_settings(argv: Sequence[str] | None = None, env: Mapping[str, str] | N
         except ValueError as exc:
             parser.error(str(exc))
         if group not in DEFAULT_POLICIES:
-            parser.error(f"rate limit {spec!r}: unknown group {group!r}; groups are {', '.join(DEFAULT_POLICIES)}")
+            parser.error(
+                f"rate limit {spec!r}: unknown group {group!r}; groups are {', '.join(DEFAULT_POLICIES)}"
+            )
         policies[group] = policy
     return Settings(
         host=args.host,

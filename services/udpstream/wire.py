@@ -78,7 +78,8 @@ def parse_prefix(data: bytes) -> int:
     """Check magic and version; return the kind byte. Raises WireError naming the bad bytes."""
     if len(data) < PREFIX_SIZE:
         raise WireError(
-            "truncated", f"datagram of {len(data)} bytes is shorter than the 4-byte prefix: {_show(data)}"
+            "truncated",
+            f"datagram of {len(data)} bytes is shorter than the 4-byte prefix: {_show(data)}",
         )
     magic, version, kind = PREFIX.unpack_from(data)
     if magic != MAGIC:

@@ -1,0 +1,527 @@
+"""The docker backend: the Compose stack in compose.yaml, driven by compose and the SDK.
+
+``up`` and ``down`` run ``docker compose`` (v2) or ``docker-compose`` (v1), whichever is
+installed, because compose.yaml is what users run by hand too. Everything else
+(pause, stop, partition, logs, status) uses the ``docker`` SDK on the containers compose
+labelled with our project name.
+
+Host ports come from ``services.ports`` (plus ``ports``/``port_offset``) and reach
+compose.yaml as its ``WIRELAB_*_PORT`` variables; inside the network every service keeps
+its default port. ``address`` reads the port the container really published.
+
+Inside the network (the compose ``lab`` runner, ``WIRELAB_DOCKER_IN_NETWORK=1``) the
+backend only addresses and probes services by their DNS names: it has no engine access.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import tarfile
+import time
+from collections.abc import Iterator, Mapping
+from functools import cached_property
+from pathlib import Path
+
+from lab.backends.base import Backend, BackendError, ServiceStatus
+from lab.health import ProbeError, probe_endpoint
+from services.common.paths import state_dir as resolve_state_dir
+from services.ports import (
+    BY_NAME,
+    ENDPOINTS,
+    PROXY_OFFSET,
+    SERVICES,
+    VIA_PROXY,
+    all_endpoint_names,
+    env_var_for,
+)
+from services.ports import default_port as ports_default_port
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = REPO_ROOT / "compose.yaml"
+DEFAULT_PROJECT = "wirelab"
+NETWORK = "lab"  # compose.yaml's network; the engine names it <project>_lab
+CONTAINER_STATE_DIR = "/var/lib/wirelab"
+ACTIONS = frozenset({"pause", "resume", "stop", "start", "partition", "heal"})
+_ENGINE_TIMEOUT = 2.0
+
+
+def engine_available() -> bool:
+    """True when a Docker engine answers a ping within two seconds (``--backend auto``)."""
+    host = os.environ.get("DOCKER_HOST", "")
+    if not host and not Path("/var/run/docker.sock").exists():
+        return False
+    try:
+        import docker
+
+        client = docker.from_env(timeout=_ENGINE_TIMEOUT)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except Exception:  # any failure means "no usable engine", which is the answer
+        return False
+
+
+def compose_command() -> list[str]:
+    """``docker compose`` when the v2 plugin exists, else ``docker-compose``, else a clear error."""
+    docker_cli = shutil.which("docker")
+    if docker_cli:
+        probe = subprocess.run(
+            [docker_cli, "compose", "version"], capture_output=True, text=True, timeout=10
+        )
+        if probe.returncode == 0:
+            return [docker_cli, "compose"]
+    legacy = shutil.which("docker-compose")
+    if legacy:
+        return [legacy]
+    raise BackendError(
+        "neither `docker compose` (v2) nor `docker-compose` is installed: install the compose "
+        "plugin (apt-get install docker-compose-plugin) or docker-compose, or use --backend local"
+    )
+
+
+def _in_network_port(endpoint: str) -> int:
+    """The port an endpoint listens on inside the Compose network (its default)."""
+    if endpoint.endswith(VIA_PROXY):
+        return BY_NAME[endpoint.removesuffix(VIA_PROXY)].port + PROXY_OFFSET
+    return BY_NAME[endpoint].port
+
+
+def _owner(endpoint: str) -> str:
+    """The Compose service that listens on an endpoint (proxied twins live on faultproxy)."""
+    return "faultproxy" if endpoint.endswith(VIA_PROXY) else BY_NAME[endpoint].service
+
+
+def _proto(endpoint: str) -> str:
+    return BY_NAME[endpoint.removesuffix(VIA_PROXY)].proto
+
+
+class DockerBackend(Backend):
+    name = "docker"
+    capabilities = ACTIONS
+
+    def __init__(
+        self,
+        ports: Mapping[str, int] | None = None,
+        port_offset: int | None = None,
+        project: str | None = None,
+        compose_file: str | os.PathLike[str] | None = None,
+        state_dir: str | os.PathLike[str] | None = None,
+        build: bool = True,
+        base_image: str | None = None,
+        in_network: bool | None = None,
+    ) -> None:
+        self.project = project or os.environ.get("WIRELAB_COMPOSE_PROJECT") or DEFAULT_PROJECT
+        self.compose_file = Path(compose_file or COMPOSE_FILE)
+        self.state = resolve_state_dir(state_dir)
+        self.build = build
+        self.base_image = base_image
+        if in_network is None:
+            in_network = os.environ.get("WIRELAB_DOCKER_IN_NETWORK") == "1"
+        self.in_network = in_network
+        if in_network:
+            self.capabilities = frozenset()
+        env = dict(os.environ)
+        if port_offset is not None:
+            env["WIRELAB_PORT_OFFSET"] = str(port_offset)
+        for endpoint, port in (ports or {}).items():
+            if endpoint not in all_endpoint_names():
+                raise BackendError(f"unknown endpoint {endpoint!r} in ports")
+            env[env_var_for(endpoint)] = str(port)
+        try:
+            # Every host port, resolved once: these are what compose.yaml publishes.
+            self.host_ports = {name: ports_default_port(name, env) for name in all_endpoint_names()}
+        except ValueError as exc:
+            raise BackendError(str(exc)) from None
+        self._env = env
+
+    # -- engine and compose ---------------------------------------------------------------
+    @cached_property
+    def client(self):
+        if self.in_network:
+            raise BackendError(
+                "the lab runner inside the Compose network has no Docker engine: run this "
+                "from the host with `lab ... --backend docker`"
+            )
+        try:
+            import docker
+        except ImportError:
+            raise BackendError(
+                "the `docker` Python package is missing: pip install -e . (or pip install docker)"
+            ) from None
+        try:
+            client = docker.from_env(timeout=60)
+            client.ping()
+        except Exception as exc:
+            raise BackendError(
+                f"no Docker engine answers ({type(exc).__name__}): start it "
+                "(systemctl start docker) or use --backend local"
+            ) from None
+        return client
+
+    def compose_env(self) -> dict[str, str]:
+        env = dict(self._env)
+        for name, port in self.host_ports.items():
+            env[env_var_for(name)] = str(port)
+        if self.base_image:
+            env["WIRELAB_BASE_IMAGE"] = self.base_image
+        return env
+
+    def _compose(self, *args: str, timeout: float = 300.0) -> subprocess.CompletedProcess[str]:
+        if not self.compose_file.is_file():
+            raise BackendError(f"{self.compose_file} is missing: run lab from a wirelab checkout")
+        cmd = [*compose_command(), "-f", str(self.compose_file), "-p", self.project, *args]
+        try:
+            proc = subprocess.run(
+                cmd,
+                cwd=self.compose_file.parent,
+                env=self.compose_env(),
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
+        except subprocess.TimeoutExpired:
+            raise BackendError(
+                f"`compose {' '.join(args)}` took more than {timeout:.0f}s: see `lab logs SERVICE`"
+            ) from None
+        if proc.returncode != 0:
+            raise BackendError(self._explain_compose_error(args[0], proc.stderr or proc.stdout))
+        return proc
+
+    def _explain_compose_error(self, verb: str, output: str) -> str:
+        lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
+        text = " ".join(lines)
+        for name, port in self.host_ports.items():
+            if f":{port} failed" in text or f":{port}: bind" in text:
+                return (
+                    f"port {port}/{_proto(name)} for {name} is already in use: stop whatever holds "
+                    f"it (`ss -lntup | grep :{port}`) or move it with `lab up --port {name}=<port>`, "
+                    f"{env_var_for(name)}=<port>, or `--port-offset N`"
+                )
+        for ln in reversed(lines):
+            if "unhealthy" in ln:
+                return f"{ln} (see `lab logs SERVICE`)"
+        last = lines[-1] if lines else "no output"
+        return f"compose {verb} failed: {last[:300]}"
+
+    # -- containers ------------------------------------------------------------------------
+    def _containers(self) -> dict[str, object]:
+        """The project's service containers by service name (the runner excluded)."""
+        found = {}
+        for c in self.client.containers.list(
+            all=True, filters={"label": f"com.docker.compose.project={self.project}"}
+        ):
+            service = c.labels.get("com.docker.compose.service", "")
+            if service in SERVICES and c.labels.get("com.docker.compose.oneoff") != "True":
+                found[service] = c
+        return found
+
+    def _container(self, service: str):
+        if service not in SERVICES:
+            raise BackendError(f"unknown service {service!r}: choose from {', '.join(SERVICES)}")
+        container = self._containers().get(service)
+        if container is None:
+            raise BackendError(
+                f"{service} has no container in project {self.project!r}: run `lab up --backend docker`"
+            )
+        return container
+
+    def network_name(self) -> str:
+        # compose v1 strips characters the engine does not allow; v2 keeps [a-z0-9_-].
+        return f"{self.project}_{NETWORK}"
+
+    def _network(self):
+        import docker.errors
+
+        try:
+            return self.client.networks.get(self.network_name())
+        except docker.errors.NotFound:
+            raise BackendError(
+                f"network {self.network_name()} does not exist: run `lab up --backend docker`"
+            ) from None
+
+    def _on_network(self, container) -> bool:
+        return self.network_name() in (container.attrs["NetworkSettings"].get("Networks") or {})
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def ensure_images(self) -> None:
+        """Build (or reuse from the build cache) the one image every service runs."""
+        from lab.images import APP_IMAGE, ensure_app_image
+
+        if not self.build:
+            import docker.errors
+
+            try:
+                self.client.images.get(self._env.get("WIRELAB_IMAGE", APP_IMAGE))
+                return
+            except docker.errors.ImageNotFound:
+                pass
+        self.base_image = ensure_app_image(self.client, base=self.base_image)
+
+    def _preflight_ports(self, services: list[str]) -> None:
+        from lab.backends.local import port_free
+
+        running = {s for s, c in self._containers().items() if c.status in ("running", "paused")}
+        for name, port in self.host_ports.items():
+            if _owner(name) not in services or _owner(name) in running:
+                continue
+            if not port_free("127.0.0.1", port, _proto(name)):
+                raise BackendError(
+                    f"port {port}/{_proto(name)} for {name} is already in use: stop whatever holds "
+                    f"it (`ss -lntup | grep :{port}`) or move it with `lab up --port {name}=<port>`, "
+                    f"{env_var_for(name)}=<port>, or `--port-offset N`"
+                )
+
+    def up(self, services: list[str] | None = None, timeout: float = 60.0) -> list[ServiceStatus]:
+        if self.in_network:
+            return self._wait_in_network(services or list(SERVICES), timeout)
+        services = list(services or SERVICES)
+        for s in services:
+            if s not in SERVICES:
+                raise BackendError(f"unknown service {s!r}: choose from {', '.join(SERVICES)}")
+        if "faultproxy" in services:  # compose starts its upstreams first (depends_on)
+            services = list(SERVICES)
+        self.client  # noqa: B018 - fail early, with one line, when there is no engine
+        self.ensure_images()
+        self._preflight_ports(services)
+        deadline = time.monotonic() + timeout
+        # Compose waits for the upstreams' healthchecks before it starts faultproxy.
+        self._compose("up", "-d", "--no-build", "--remove-orphans", *services, timeout=timeout)
+        return [self._wait_healthy(s, deadline) for s in services]
+
+    def _wait_healthy(self, service: str, deadline: float) -> ServiceStatus:
+        """Probe from the host, through the published ports, until the service answers."""
+        last = "no probe yet"
+        while True:
+            container = self._container(service)
+            container.reload()
+            if container.status in ("exited", "dead"):
+                tail = self._last_log_line(container)
+                raise BackendError(
+                    f"{service} exited during start: {tail} (full log: `lab logs {service}`)"
+                )
+            try:
+                self._probe(service)
+                return ServiceStatus(
+                    service,
+                    "healthy",
+                    self._addresses(service),
+                    round(time.time() - _started_at(container), 3),
+                    container.short_id,
+                )
+            except (ProbeError, BackendError) as exc:
+                last = str(exc)
+            if time.monotonic() > deadline:
+                raise BackendError(
+                    f"{service} did not become healthy in time: {last} (see `lab logs {service}`)"
+                )
+            time.sleep(0.1)
+
+    def _wait_in_network(self, services: list[str], timeout: float) -> list[ServiceStatus]:
+        deadline = time.monotonic() + timeout
+        rows = []
+        for service in services:
+            started = time.monotonic()
+            while True:
+                try:
+                    self._probe(service)
+                    rows.append(
+                        ServiceStatus(
+                            service,
+                            "healthy",
+                            self._addresses(service),
+                            round(time.monotonic() - started, 3),
+                        )
+                    )
+                    break
+                except ProbeError as exc:
+                    if time.monotonic() > deadline:
+                        raise BackendError(f"{service} is not healthy: {exc}") from None
+                    time.sleep(0.2)
+        return rows
+
+    def down(self, volumes: bool = False) -> None:
+        if self.in_network:
+            raise BackendError("the lab runner cannot stop the stack: run `lab down` on the host")
+        args = ["down", "--remove-orphans", "--timeout", "3"]
+        if volumes:
+            args.append("--volumes")
+        self._compose(*args)
+        # Whatever compose did not remove (a `run` container left behind, say) goes too.
+        for c in self.client.containers.list(
+            all=True, filters={"label": f"com.docker.compose.project={self.project}"}
+        ):
+            c.remove(force=True, v=volumes)
+
+    def status(self) -> list[ServiceStatus]:
+        if self.in_network:
+            return [self._status_in_network(s) for s in SERVICES]
+        containers = self._containers()
+        rows = []
+        for service in SERVICES:
+            container = containers.get(service)
+            if container is None:
+                rows.append(ServiceStatus(service, "stopped", [], None, "no container"))
+                continue
+            rows.append(self._status_of(service, container))
+        return rows
+
+    def _status_of(self, service: str, container) -> ServiceStatus:
+        addresses = self._addresses(service)
+        if container.status == "paused":
+            return ServiceStatus(service, "paused", addresses, None, container.short_id)
+        if container.status != "running":
+            return ServiceStatus(service, "stopped", addresses, None, container.status)
+        if not self._on_network(container):
+            return ServiceStatus(service, "partitioned", addresses, None, "off the lab network")
+        try:
+            detail = self._probe(service)
+            return ServiceStatus(service, "healthy", addresses, None, detail)
+        except ProbeError as exc:
+            return ServiceStatus(service, "unhealthy", addresses, None, str(exc))
+
+    def _status_in_network(self, service: str) -> ServiceStatus:
+        try:
+            return ServiceStatus(
+                service, "healthy", self._addresses(service), None, self._probe(service)
+            )
+        except ProbeError as exc:
+            return ServiceStatus(service, "unhealthy", self._addresses(service), None, str(exc))
+
+    def _probe(self, service: str) -> str:
+        details = []
+        for ep in ENDPOINTS:
+            if ep.service != service:
+                continue
+            host, port = self.address(ep.name)
+            cafile = self.ca_path() if ep.kind == "tls" else None
+            details.append(probe_endpoint(ep, host, port, cafile))
+        return "; ".join(details)
+
+    # -- addressing ---------------------------------------------------------------------------
+    def address(self, endpoint: str) -> tuple[str, int]:
+        if endpoint not in self.host_ports:
+            raise BackendError(f"unknown endpoint {endpoint!r}")
+        if self.in_network:
+            return _owner(endpoint), _in_network_port(endpoint)
+        return "127.0.0.1", self._published_port(endpoint)
+
+    def _published_port(self, endpoint: str) -> int:
+        """The host port the engine really published, else the one we asked compose for."""
+        try:
+            container = self._containers().get(_owner(endpoint))
+        except BackendError:
+            container = None
+        if container is not None:
+            key = f"{_in_network_port(endpoint)}/{_proto(endpoint)}"
+            bindings = (container.attrs["NetworkSettings"].get("Ports") or {}).get(key) or []
+            for binding in bindings:
+                if binding.get("HostPort"):
+                    return int(binding["HostPort"])
+        return self.host_ports[endpoint]
+
+    def _addresses(self, service: str) -> list[str]:
+        names = [e.name for e in ENDPOINTS if e.service == service]
+        if service == "faultproxy":
+            names += [e.name + VIA_PROXY for e in ENDPOINTS if e.proxied]
+        out = []
+        for name in names:
+            if self.in_network:
+                host, port = self.address(name)
+            else:
+                host, port = "127.0.0.1", self.host_ports[name]
+            out.append(f"{host}:{port}/{_proto(name)}")
+        return out
+
+    def ca_path(self) -> str:
+        """The lab CA, copied out of the state volume into this machine's state folder."""
+        from services.rawhttp.tls_ca import ca_files
+
+        if self.in_network:
+            return os.environ.get("WIRELAB_DOCKER_CA") or str(ca_files(CONTAINER_STATE_DIR).ca_cert)
+        import docker.errors
+
+        inside = str(ca_files(CONTAINER_STATE_DIR).ca_cert)
+        container = self._container("rawhttp")
+        try:
+            stream, _ = container.get_archive(inside)
+        except docker.errors.NotFound:
+            raise BackendError(
+                f"the lab CA {inside} is not in the rawhttp container yet: wait for "
+                "`lab up --backend docker` to finish"
+            ) from None
+        data = tarfile.open(fileobj=io.BytesIO(b"".join(stream)))
+        member = data.extractfile(data.getmembers()[0])
+        target = self.state / "docker" / self.project / "ca.pem"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        pem = member.read() if member else b""
+        if not target.exists() or target.read_bytes() != pem:
+            target.write_bytes(pem)
+        return str(target)
+
+    # -- service actions (the SDK) --------------------------------------------------------------
+    def pause(self, service: str) -> None:
+        container = self._container(service)
+        if container.status != "paused":
+            container.pause()
+
+    def resume(self, service: str) -> None:
+        container = self._container(service)
+        if container.status == "paused":
+            container.unpause()
+
+    def stop(self, service: str) -> None:
+        self._container(service).stop(timeout=3)
+
+    def start(self, service: str) -> None:
+        container = self._container(service)
+        if container.status == "paused":
+            container.unpause()
+        elif container.status != "running":
+            container.start()
+
+    def partition(self, service: str) -> None:
+        """Take the container off the lab network: peers and published ports lose it."""
+        container = self._container(service)
+        if self._on_network(container):
+            self._network().disconnect(container)
+
+    def heal(self, service: str) -> None:
+        """Put it back, with its service name as DNS alias, as compose attached it."""
+        container = self._container(service)
+        container.reload()
+        if not self._on_network(container):
+            self._network().connect(container, aliases=[service])
+
+    # -- logs ------------------------------------------------------------------------------------
+    def logs(self, service: str, follow: bool = False, tail: int = 200) -> Iterator[str]:
+        container = self._container(service)
+        if not follow:
+            text = container.logs(tail=tail).decode("utf-8", "replace")
+            yield from text.splitlines()
+            return
+        pending = b""
+        for chunk in container.logs(stream=True, follow=True, tail=tail):
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                yield line.decode("utf-8", "replace")
+        if pending:
+            yield pending.decode("utf-8", "replace")
+
+    def _last_log_line(self, container) -> str:
+        lines = [ln for ln in container.logs(tail=20).decode("utf-8", "replace").splitlines() if ln]
+        return lines[-1].strip() if lines else "no output"
+
+
+def _started_at(container) -> float:
+    """The container's start time (epoch seconds) from the engine's RFC 3339 timestamp."""
+    from datetime import datetime
+
+    raw = container.attrs["State"]["StartedAt"]  # e.g. 2026-11-21T04:41:02.123456789Z
+    head, _, frac = raw.rstrip("Z").partition(".")
+    stamp = datetime.fromisoformat(head + "+00:00").timestamp()
+    return stamp + float("0." + (frac or "0")[:6])

@@ -1,0 +1,230 @@
+"""`lab run`, `lab validate` and `lab scenarios`: the scenario engine on the command line.
+
+`lab/cli.py` calls ``register(app)``. Exit codes of `lab run`: 0 all passed (or skipped
+with a reason), 1 a scenario failed or errored, 2 bad input (a scenario file, a
+selector, --set) or the lab is not up, 130 interrupted (after the rollback).
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from lab.scenario.library import (
+    Loaded,
+    SelectionError,
+    load_all,
+    load_paths,
+    scenarios_root,
+    select,
+)
+from lab.scenario.variables import parse_overrides
+
+console = Console()
+err = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _print_problems(loaded: Loaded) -> None:
+    for exc in loaded.errors:
+        for problem in exc.problems:
+            err.print(f"[red]✘[/] {escape(str(problem))}", highlight=False, soft_wrap=True)
+
+
+def _load(names: list[str], overrides: dict[str, Any], root: Path | None) -> Loaded:
+    """Library scenarios, plus any names that are paths to scenario files."""
+    paths = [Path(n) for n in names if n.endswith((".yaml", ".yml"))]
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        raise _fail(f"no such scenario file: {missing[0]}")
+    if paths and len(paths) == len(names):
+        return load_paths(paths, overrides)
+    loaded = load_all(root, overrides)
+    if paths:
+        extra = load_paths(paths, overrides)
+        loaded.scenarios += extra.scenarios
+        loaded.errors += extra.errors
+    return loaded
+
+
+def _selected(loaded: Loaded, names: list[str]) -> list:
+    file_names = [n for n in names if n.endswith((".yaml", ".yml"))]
+    selectors = [n for n in names if n not in file_names]
+    if file_names and not selectors:
+        return loaded.scenarios
+    try:
+        chosen = select(loaded.scenarios, selectors)
+    except SelectionError as exc:
+        raise _fail(str(exc)) from None
+    resolved = {str(Path(f).resolve()) for f in file_names}
+    chosen += [s for s in loaded.scenarios if str(s.path.resolve()) in resolved and s not in chosen]
+    return chosen
+
+
+def _backend_ready(bring_up: bool) -> Any:
+    from lab.backends import BackendError
+    from lab.context import current_backend, record_backend
+
+    try:
+        backend = current_backend()
+        if backend.is_up():
+            return backend
+        if not bring_up:
+            raise _fail(
+                f"the lab is not up ({backend.name} backend): run `lab up` first, or pass --up "
+                "to `lab run` to bring it up"
+            )
+        with console.status(f"bringing the lab up ({backend.name} backend)..."):
+            backend.up()
+        record_backend(backend.name)
+        return backend
+    except BackendError as exc:
+        raise _fail(str(exc)) from None
+
+
+def run_command(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="scenario names, themes, tags, files, or all")
+    ] = None,
+    set_: Annotated[
+        list[str], typer.Option("--set", help="override a variable: key=value (repeatable)")
+    ] = [],  # noqa: B006
+    junit: Annotated[Path | None, typer.Option("--junit", help="write JUnit XML here")] = None,
+    json_: Annotated[
+        Path | None, typer.Option("--json", help="write the JSON journal here")
+    ] = None,
+    up: Annotated[bool, typer.Option("--up", help="bring the lab up first if it is not")] = False,
+    repeat: Annotated[
+        int, typer.Option("--repeat", min=1, max=1000, help="run the selection N times in a row")
+    ] = 1,
+    stop_on_failure: Annotated[
+        bool, typer.Option("--stop-on-failure", "-x", help="stop at the first failure")
+    ] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="print every step")] = False,
+    scenarios_dir: Annotated[Path | None, typer.Option(help="scenario library folder")] = None,
+) -> None:
+    """Run scenarios: apply faults, drive clients, check what they see, always roll back."""
+    from lab.scenario.journal import journal, write_journal
+    from lab.scenario.junit import write_junit
+    from lab.scenario.progress import RichProgress, print_report
+    from lab.scenario.proxyapi import ProxyAPI
+    from lab.scenario.runner import Interrupted, Runner
+
+    names = list(names or ["all"])
+    try:
+        overrides = parse_overrides(set_)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    loaded = _load(names, overrides, scenarios_dir)
+    if loaded.errors:
+        _print_problems(loaded)
+        raise _fail(f"{len(loaded.errors)} scenario file(s) are invalid; nothing was run")
+    chosen = _selected(loaded, names)
+    if not chosen:
+        raise _fail(f"no scenarios found under {scenarios_dir or scenarios_root()}")
+    backend = _backend_ready(up)
+    proxy_api = ProxyAPI(backend.faultproxy_url())
+    progress = RichProgress(console, verbose=verbose)
+    runner = Runner(backend, proxy_api, progress)
+
+    def terminate(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM rolls back exactly like Ctrl-C
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    started = time.time()
+    interrupted = False
+    try:
+        results = runner.run(chosen, repeat=repeat, stop_on_failure=stop_on_failure)
+    except Interrupted as exc:
+        results, interrupted = exc.results, True
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        progress.stop()
+        runner.close()
+        proxy_api.close()
+    print_report(console, results)
+    data = journal(results, backend.name, started, interrupted)
+    if json_:
+        write_journal(json_, data)
+    if junit:
+        write_junit(junit, results)
+    if interrupted:
+        err.print("[yellow]interrupted: the lab was rolled back[/]")
+        raise typer.Exit(130)
+    if not data["passed"]:
+        raise typer.Exit(1)
+
+
+def validate_command(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="files, names, themes or tags (default: all)")
+    ] = None,
+    set_: Annotated[list[str], typer.Option("--set", help="override a variable: key=value")] = [],  # noqa: B006
+    scenarios_dir: Annotated[Path | None, typer.Option(help="scenario library folder")] = None,
+) -> None:
+    """Check scenario files without running them: every problem with file:line:column."""
+    names = list(names or ["all"])
+    try:
+        overrides = parse_overrides(set_)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    loaded = _load(names, overrides, scenarios_dir)
+    if loaded.errors:
+        _print_problems(loaded)
+        count = sum(len(e.problems) for e in loaded.errors)
+        raise _fail(f"{count} problem(s) in {len(loaded.errors)} file(s)", 1)
+    chosen = _selected(loaded, names)
+    console.print(f"[green]✔[/] {len(chosen)} scenario(s) valid")
+
+
+def scenarios_command(
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    scenarios_dir: Annotated[Path | None, typer.Option(help="scenario library folder")] = None,
+) -> None:
+    """List the scenarios with their theme, summary, tags and needs."""
+    import json
+
+    loaded = load_all(scenarios_dir)
+    rows = [
+        {
+            "theme": s.theme,
+            "name": s.name,
+            "summary": s.summary,
+            "tags": s.tags,
+            "needs": s.needs,
+            "file": str(s.path),
+        }
+        for s in loaded.scenarios
+    ]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+    else:
+        table = Table(title=f"scenarios ({len(rows)})")
+        for col in ("theme", "name", "summary", "tags"):
+            table.add_column(col, overflow="fold")
+        for row in rows:
+            tags = ", ".join(row["tags"]) + (
+                f" [needs {', '.join(row['needs'])}]" if row["needs"] else ""
+            )
+            table.add_row(row["theme"], row["name"], escape(row["summary"]), escape(tags))
+        console.print(table)
+    if loaded.errors:
+        _print_problems(loaded)
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run_command)
+    app.command("validate")(validate_command)
+    app.command("scenarios")(scenarios_command)

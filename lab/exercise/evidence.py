@@ -1,0 +1,225 @@
+"""What the lab's services saw: request logs, proxy connections and counters.
+
+Checks judge a student's program by these, so a program cannot pass by printing the
+right words: the request has to reach the service, through the proxy, at the right time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+from lab.targets import TargetError, resolve
+
+
+class LabUnavailable(RuntimeError):
+    """The lab (or one of its services) does not answer; the message says what to run."""
+
+
+_backend = None
+
+
+def _current_backend():
+    global _backend
+    if _backend is None:
+        from lab.context import current_backend
+
+        _backend = current_backend()
+    return _backend
+
+
+def forget_backend() -> None:
+    """Resolve addresses afresh (tests start labs on other port offsets)."""
+    global _backend
+    _backend = None
+
+
+def address(endpoint: str) -> tuple[str, int]:
+    try:
+        return resolve(endpoint, _current_backend())
+    except TargetError as exc:
+        raise LabUnavailable(str(exc)) from None
+
+
+def url(endpoint: str, scheme: str = "http") -> str:
+    host, port = address(endpoint)
+    return f"{scheme}://{host}:{port}"
+
+
+def ca_path() -> str:
+    """The lab CA certificate (PEM) on this machine."""
+    try:
+        return str(_current_backend().ca_path())
+    except Exception as exc:  # no CA yet, or a backend that cannot say
+        raise LabUnavailable(f"the lab CA is not available ({exc}); run `lab up` first") from None
+
+
+def _client() -> httpx.Client:
+    return httpx.Client(timeout=httpx.Timeout(5.0), trust_env=False)
+
+
+def get_json(endpoint: str, path: str, params: dict | None = None) -> Any:
+    try:
+        with _client() as client:
+            response = client.get(url(endpoint) + path, params=params)
+            response.raise_for_status()
+            return response.json()
+    except httpx.HTTPError as exc:
+        raise LabUnavailable(
+            f"{endpoint} did not answer {path} ({exc}); is the lab up? (lab status, lab up)"
+        ) from None
+
+
+def post(endpoint: str, path: str, json: Any = None) -> httpx.Response:
+    try:
+        with _client() as client:
+            return client.post(url(endpoint) + path, json=json)
+    except httpx.HTTPError as exc:
+        raise LabUnavailable(
+            f"{endpoint} did not answer POST {path} ({exc}); is the lab up?"
+        ) from None
+
+
+def require(*endpoints: str) -> None:
+    """Fail early and clearly when a service the check needs is down."""
+    for endpoint in endpoints:
+        host, port = address(endpoint)
+        try:
+            import socket
+
+            with socket.create_connection((host, port), timeout=2):
+                pass
+        except OSError:
+            raise LabUnavailable(
+                f"{endpoint} does not answer on {host}:{port}: start the lab with `lab up`"
+            ) from None
+
+
+# -- request logs ---------------------------------------------------------------------
+
+
+def _entries(payload: Any) -> list[dict]:
+    if isinstance(payload, dict):
+        for key in ("requests", "entries", "items"):
+            if isinstance(payload.get(key), list):
+                return payload[key]
+    return payload if isinstance(payload, list) else []
+
+
+def request_log(endpoint: str, since: float, **params: str) -> list[dict]:
+    """Entries of a service's ``/_lab/requests`` log newer than ``since`` (unix time), oldest first."""
+    entries = _entries(get_json(endpoint, "/_lab/requests", params or None))
+    fresh = [e for e in entries if float(e.get("time", 0)) >= since]
+    return sorted(fresh, key=lambda e: float(e.get("time", 0)))
+
+
+# -- the fault proxy ----------------------------------------------------------------------
+
+
+def proxy_api(method: str, path: str, json: Any = None) -> httpx.Response:
+    try:
+        with _client() as client:
+            return client.request(method, url("faultproxy") + path, json=json)
+    except httpx.HTTPError as exc:
+        raise LabUnavailable(f"the fault proxy did not answer ({exc}); is the lab up?") from None
+
+
+@contextlib.contextmanager
+def toxic(
+    proxy: str,
+    name: str,
+    type_: str,
+    stream: str = "downstream",
+    toxicity: float = 1.0,
+    **attributes: Any,
+) -> Iterator[None]:
+    """A toxic that is always removed afterwards, even when the check fails or crashes.
+
+    A toxic of the same name left behind by an interrupted check is replaced first.
+    """
+    proxy_api("DELETE", f"/proxies/{proxy}/toxics/{name}")
+    body = {
+        "name": name,
+        "type": type_,
+        "stream": stream,
+        "toxicity": toxicity,
+        "attributes": attributes,
+    }
+    response = proxy_api("POST", f"/proxies/{proxy}/toxics", json=body)
+    if response.status_code >= 400:
+        raise LabUnavailable(
+            f"the fault proxy refused toxic {name} on {proxy}: {response.text.strip()}"
+        )
+    try:
+        yield
+    finally:
+        with contextlib.suppress(LabUnavailable):
+            proxy_api("DELETE", f"/proxies/{proxy}/toxics/{name}")
+
+
+def proxy_stats(proxy: str) -> dict[str, float]:
+    """Live counters of one proxy: connections_total, bytes_upstream, bytes_downstream..."""
+    response = proxy_api("GET", f"/proxies/{proxy}")
+    if response.status_code != 200:
+        raise LabUnavailable(
+            f"the fault proxy has no proxy {proxy!r} ({response.status_code}); is the lab up?"
+        )
+    stats = response.json().get("stats") or {}
+    return {k: v for k, v in stats.items() if isinstance(v, int | float)}
+
+
+def stats_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {k: after.get(k, 0) - before.get(k, 0) for k in after}
+
+
+def proxy_toxics(proxy: str) -> list[dict]:
+    response = proxy_api("GET", f"/proxies/{proxy}/toxics")
+    return response.json() if response.status_code == 200 else []
+
+
+def proxy_connections(proxy: str) -> list[dict]:
+    response = proxy_api("GET", f"/proxies/{proxy}/connections")
+    if response.status_code != 200:
+        return []
+    payload = response.json()
+    if isinstance(payload, dict):
+        payload = payload.get("connections", [])
+    return payload if isinstance(payload, list) else []
+
+
+_SAMPLE = re.compile(r"^([a-zA-Z_:][\w:]*)(?:\{([^}]*)\})?\s+([-+0-9.eEinfa]+)")
+_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+
+def metrics() -> dict[tuple[str, frozenset], float]:
+    """The proxy's Prometheus counters: {(metric, frozenset(labels)): value}."""
+    response = proxy_api("GET", "/metrics")
+    samples: dict[tuple[str, frozenset], float] = {}
+    for line in response.text.splitlines():
+        match = _SAMPLE.match(line)
+        if not match or line.startswith("#"):
+            continue
+        labels = frozenset(_LABEL.findall(match.group(2) or ""))
+        with contextlib.suppress(ValueError):
+            samples[(match.group(1), labels)] = float(match.group(3))
+    return samples
+
+
+def metric_sum(samples: dict[tuple[str, frozenset], float], metric: str, **labels: str) -> float:
+    """Sum of a metric over every sample whose labels include ``labels``."""
+    wanted = set(labels.items())
+    return sum(v for (name, lab), v in samples.items() if name == metric and wanted <= set(lab))
+
+
+def wait_until(predicate, timeout: float, interval: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return bool(predicate())

@@ -1,0 +1,69 @@
+"""Run one exercise's check against one program and collect a CheckResult.
+
+Nothing a student's file does (a syntax error, a crash, a hang) and no lab problem (a
+service down) escapes as a traceback: each becomes a one-line error or a failed expectation.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from pathlib import Path
+
+from lab.exercise import evidence
+from lab.exercise.catalog import Exercise
+from lab.exercise.checkfile import CheckFileError, load_check_file
+from lab.exercise.context import CheckContext
+from lab.exercise.outcome import CheckResult
+
+
+def _syntax_problem(program: Path) -> str | None:
+    try:
+        source = program.read_bytes()
+    except OSError as exc:
+        return f"cannot read {program}: {exc.strerror}"
+    try:
+        compile(source, str(program), "exec")
+    except SyntaxError as exc:
+        return f"{program.name} line {exc.lineno}: {exc.msg} (Python cannot even start it)"
+    except ValueError as exc:  # e.g. NUL bytes: not a Python file at all
+        return f"{program.name} is not a Python source file ({exc})"
+    return None
+
+
+def run_check(exercise: Exercise, program: Path) -> CheckResult:
+    started = time.monotonic()
+    result = CheckResult(exercise.number, str(program))
+    try:
+        if not program.exists():
+            result.error = f"no such file: {program}"
+            return result
+        if not program.is_file():
+            result.error = f"{program} is a folder; give the Python file to check"
+            return result
+        problem = _syntax_problem(program)
+        if problem:
+            result.error = problem
+            result.crashed = True
+            return result
+        try:
+            spec = load_check_file(exercise)
+        except CheckFileError as exc:
+            result.error = str(exc)
+            return result
+        module = importlib.import_module(f"lab.exercise.checks.{spec.judge}")
+        ctx = CheckContext(program.resolve(), params=spec.params)
+        try:
+            module.check(ctx)
+        except evidence.LabUnavailable as exc:
+            result.error = f"the lab is not ready: {exc}"
+        except Exception as exc:  # a bug in the check must not hide the student's result
+            result.error = (
+                f"the check itself failed ({type(exc).__name__}: {exc}); "
+                "this is a lab problem, not yours: tell the instructor"
+            )
+        result.outcomes = ctx.outcomes
+        result.crashed = ctx.crashed
+        return result
+    finally:
+        result.duration = time.monotonic() - started

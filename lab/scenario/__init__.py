@@ -1,0 +1,1 @@
+"""The scenario engine: load and validate scenario files, run them, roll back, report."""

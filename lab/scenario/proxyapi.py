@@ -1,0 +1,125 @@
+"""A small client for the fault proxy's Toxiproxy-compatible HTTP API.
+
+Only what scenarios need: toxics, enable/disable, reset, and the read-only views
+(proxies, connections, metrics) that checks use as evidence.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+
+class ProxyAPIError(Exception):
+    """The proxy API refused a request or could not be reached; the message says which."""
+
+
+def proxy_name(name: str) -> str:
+    """Scenario files may write the endpoint (``rawhttp.echo``) or the proxy (``rawhttp_echo``)."""
+    name = name.removesuffix(".via_proxy")
+    return name.replace(".", "_")
+
+
+class ProxyAPI:
+    def __init__(self, base_url: str, timeout: float = 5.0):
+        self.base_url = base_url.rstrip("/")
+        # No proxy settings from the environment: the lab API is always on loopback.
+        self._client = httpx.Client(base_url=self.base_url, timeout=timeout, trust_env=False)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        try:
+            response = self._client.request(method, path, json=body)
+        except httpx.HTTPError as exc:
+            raise ProxyAPIError(
+                f"fault proxy API at {self.base_url} unreachable ({type(exc).__name__}: {exc})"
+            ) from None
+        if response.status_code >= 400:
+            try:
+                message = response.json().get("error", response.text)
+            except ValueError:
+                message = response.text
+            raise ProxyAPIError(f"{method} {path} -> {response.status_code}: {message.strip()}")
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            return response.text
+
+    # -- changes (each has an undo the rollback uses) ---------------------------------------
+    def add_toxic(self, proxy: str, toxic: dict) -> dict:
+        return self._call("POST", f"/proxies/{proxy_name(proxy)}/toxics", toxic)
+
+    def update_toxic(self, proxy: str, name: str, changes: dict) -> dict:
+        return self._call("POST", f"/proxies/{proxy_name(proxy)}/toxics/{name}", changes)
+
+    def remove_toxic(self, proxy: str, name: str) -> None:
+        self._call("DELETE", f"/proxies/{proxy_name(proxy)}/toxics/{name}")
+
+    def set_enabled(self, proxy: str, enabled: bool) -> dict:
+        return self._call("POST", f"/proxies/{proxy_name(proxy)}", {"enabled": enabled})
+
+    def reset(self) -> None:
+        self._call("POST", "/reset")
+
+    # -- views ----------------------------------------------------------------------------
+    def proxies(self) -> dict[str, dict]:
+        return self._call("GET", "/proxies") or {}
+
+    def proxy(self, proxy: str) -> dict:
+        return self._call("GET", f"/proxies/{proxy_name(proxy)}")
+
+    def toxics(self, proxy: str) -> list[dict]:
+        return self._call("GET", f"/proxies/{proxy_name(proxy)}/toxics") or []
+
+    def connections(self, proxy: str) -> Any:
+        return self._call("GET", f"/proxies/{proxy_name(proxy)}/connections")
+
+    def metrics_text(self) -> str:
+        try:
+            response = self._client.get("/metrics")
+        except httpx.HTTPError as exc:
+            raise ProxyAPIError(f"fault proxy metrics unreachable ({exc})") from None
+        if response.status_code != 200:
+            raise ProxyAPIError(f"GET /metrics -> {response.status_code}")
+        return response.text
+
+    def dirty(self) -> list[str]:
+        """What is not clean: toxics present or proxies disabled (empty list = clean)."""
+        problems = []
+        for name, proxy in self.proxies().items():
+            if not proxy.get("enabled", True):
+                problems.append(f"proxy {name} is disabled")
+            for toxic in proxy.get("toxics") or []:
+                problems.append(f"proxy {name} still has toxic {toxic.get('name')}")
+        return problems
+
+
+def parse_prometheus(text: str) -> dict[str, float]:
+    """``{'metric{label="x"}': value}`` from Prometheus text; comments and bad lines skipped."""
+    values: dict[str, float] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, _, rest = line.rpartition(" ")
+        if not name:
+            continue
+        # A timestamp may follow the value: "name{..} 3 1700000000000".
+        parts = line.split()
+        if "}" in line:
+            name = line[: line.rindex("}") + 1]
+            parts = line[line.rindex("}") + 1 :].split()
+        else:
+            name, parts = parts[0], parts[1:]
+        if not parts:
+            continue
+        try:
+            values[name.replace(" ", "")] = float(parts[0])
+        except ValueError:
+            continue
+    return values

@@ -1,0 +1,94 @@
+"""Rollback: undo every fault a scenario applied, whatever happened, and prove it.
+
+Probes register an undo for each change as they make it (a toxic added, a proxy
+disabled, a service paused or stopped). ``run()`` replays them newest first, then applies
+a safety net that does not trust the log (proxy ``POST /reset``, resume or start any
+service the backend still reports paused or stopped), then checks the lab is clean.
+SIGINT is held off while this runs, so a second Ctrl-C cannot leave a fault behind.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+
+@dataclass
+class RollbackAction:
+    what: str
+    ok: bool
+    detail: str = ""
+    duration: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {
+            "what": self.what,
+            "ok": self.ok,
+            "detail": self.detail,
+            "duration": round(self.duration, 4),
+        }
+
+
+@dataclass
+class Rollback:
+    _undo: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def register(self, what: str, undo: Callable[[], None]) -> None:
+        with self._lock:
+            self._undo.append((what, undo))
+
+    def forget(self, what: str) -> None:
+        """Drop a pending undo that a later step already performed (e.g. remove_toxic)."""
+        with self._lock:
+            for i in range(len(self._undo) - 1, -1, -1):
+                if self._undo[i][0] == what:
+                    del self._undo[i]
+                    return
+
+    def pending(self) -> list[str]:
+        with self._lock:
+            return [what for what, _ in self._undo]
+
+    def run(self, safety_net: list[tuple[str, Callable[[], None]]]) -> list[RollbackAction]:
+        with _sigint_deferred():
+            actions: list[RollbackAction] = []
+            with self._lock:
+                steps, self._undo = list(reversed(self._undo)), []
+            for what, undo in [*steps, *safety_net]:
+                start = time.monotonic()
+                try:
+                    undo()
+                    actions.append(RollbackAction(what, True, duration=time.monotonic() - start))
+                except Exception as exc:  # every undo runs, even after another failed
+                    actions.append(
+                        RollbackAction(
+                            what, False, f"{type(exc).__name__}: {exc}", time.monotonic() - start
+                        )
+                    )
+            return actions
+
+
+@contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Hold SIGINT (and SIGTERM) during rollback; re-raise as KeyboardInterrupt afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+
+    def remember(signum: int, frame: object) -> None:
+        received.append(signum)
+
+    previous = {sig: signal.signal(sig, remember) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if received:
+        raise KeyboardInterrupt

@@ -1,0 +1,232 @@
+"""The API's HTTP/1.1 server: asyncio streams + h11, keep-alive, and SSE for ``/events``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import socket
+
+import h11
+
+from services.faultproxy.api_input import ApiError
+from services.faultproxy.api_routes import MAX_BODY, ApiApp, Request, Response, split_path
+
+log = logging.getLogger("faultproxy.api")
+
+READ_SIZE = 65536
+IDLE_TIMEOUT_S = 120.0
+SSE_KEEPALIVE_S = 15.0
+
+
+class ApiServer:
+    def __init__(self, app: ApiApp) -> None:
+        self.app = app
+        self._server: asyncio.AbstractServer | None = None
+        self._clients: set[asyncio.Task[None]] = set()
+
+    async def start(self, sock: socket.socket) -> None:
+        self._server = await asyncio.start_server(self._serve, sock=sock)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._clients):
+            task.cancel()
+        await asyncio.gather(*self._clients, return_exceptions=True)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._clients.add(task)
+        try:
+            await self._serve_connection(reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
+            pass
+        finally:
+            self._clients.discard(task)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def _serve_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        conn = h11.Connection(h11.SERVER, max_incomplete_event_size=64 * 1024)
+        while True:
+            try:
+                request = await self._read_request(conn, reader)
+            except h11.RemoteProtocolError as exc:
+                await self._send_error(
+                    conn, writer, exc.error_status_hint, f"bad HTTP request: {exc}"
+                )
+                return
+            except ApiError as exc:
+                await self._send_error(conn, writer, exc.status, str(exc))
+                return
+            if request is None:
+                return
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("%s %s %r", request.method, request.path, request.body[:2000])
+            if split_path_safe(request.path) == ["events"] and request.method == "GET":
+                refused = self.app.refuse(request)
+                if refused is None:
+                    await self._stream_events(conn, reader, writer, request)
+                    return
+                response = refused
+            else:
+                response = self.app.handle(request)
+            await self._send(conn, writer, response)
+            if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
+                return
+            try:
+                conn.start_next_cycle()
+            except h11.LocalProtocolError:
+                return
+
+    async def _read_request(
+        self, conn: h11.Connection, reader: asyncio.StreamReader
+    ) -> Request | None:
+        head: h11.Request | None = None
+        body = bytearray()
+        while True:
+            event = conn.next_event()
+            if event is h11.NEED_DATA:
+                try:
+                    data = await asyncio.wait_for(reader.read(READ_SIZE), IDLE_TIMEOUT_S)
+                except TimeoutError:
+                    return None
+                conn.receive_data(data)
+                if not data and head is None and conn.their_state is h11.IDLE:
+                    return None
+                continue
+            if isinstance(event, h11.Request):
+                head = event
+            elif isinstance(event, h11.Data):
+                body += event.data
+                if len(body) > MAX_BODY:
+                    raise ApiError(f"request body over {MAX_BODY} bytes", 413)
+            elif isinstance(event, h11.EndOfMessage):
+                assert head is not None
+                headers = {
+                    k.decode("latin-1").lower(): v.decode("latin-1") for k, v in head.headers
+                }
+                return Request(
+                    head.method.decode("ascii", "replace"),
+                    head.target.decode("latin-1"),
+                    headers,
+                    bytes(body),
+                )
+            elif isinstance(event, h11.ConnectionClosed):
+                return None
+
+    async def _send(
+        self, conn: h11.Connection, writer: asyncio.StreamWriter, response: Response
+    ) -> None:
+        headers = [("Server", "faultproxy")]
+        if response.status != 204:
+            headers += [
+                ("Content-Type", response.content_type),
+                ("Content-Length", str(len(response.body))),
+            ]
+        writer.write(conn.send(h11.Response(status_code=response.status, headers=headers)))
+        if response.body and response.status != 204:
+            writer.write(conn.send(h11.Data(data=response.body)))
+        writer.write(conn.send(h11.EndOfMessage()))
+        await writer.drain()
+
+    async def _send_error(
+        self, conn: h11.Connection, writer: asyncio.StreamWriter, status: int, message: str
+    ) -> None:
+        if conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
+            return
+        body = Response.error(status, message)
+        with contextlib.suppress(h11.LocalProtocolError, ConnectionError):
+            writer.write(
+                conn.send(
+                    h11.Response(
+                        status_code=status,
+                        headers=[
+                            ("Content-Type", "application/json"),
+                            ("Content-Length", str(len(body.body))),
+                            ("Connection", "close"),
+                        ],
+                    )
+                )
+            )
+            writer.write(conn.send(h11.Data(data=body.body)))
+            writer.write(conn.send(h11.EndOfMessage()))
+            await writer.drain()
+
+    async def _stream_events(
+        self,
+        conn: h11.Connection,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        request: Request,
+    ) -> None:
+        """``GET /events``: Server-Sent Events until the client goes away.
+
+        ``?since=0`` first replays the recent history (events with a larger id).
+        """
+        bus = self.app.manager.ctx.events
+        sub = bus.subscribe()
+        writer.write(
+            conn.send(
+                h11.Response(
+                    status_code=200,
+                    headers=[
+                        ("Content-Type", "text/event-stream"),
+                        ("Cache-Control", "no-cache"),
+                        ("Connection", "close"),
+                    ],
+                )
+            )
+        )
+        since = _query_int(request.path, "since")
+        backlog = [e for e in bus.recent if since is not None and e.id > since]
+        # The client sends nothing more; reading tells us when it hangs up.
+        gone = asyncio.ensure_future(reader.read(1))
+        try:
+            writer.write(conn.send(h11.Data(data=b": faultproxy events\n\n")))
+            for event in backlog:
+                writer.write(conn.send(h11.Data(data=_sse(event))))
+            await writer.drain()
+            while not gone.done():
+                next_event = asyncio.ensure_future(sub.next(SSE_KEEPALIVE_S))
+                await asyncio.wait({next_event, gone}, return_when=asyncio.FIRST_COMPLETED)
+                if gone.done():
+                    next_event.cancel()
+                    break
+                event = next_event.result()
+                payload = b": keep-alive\n\n" if event is None else _sse(event)
+                writer.write(conn.send(h11.Data(data=payload)))
+                await writer.drain()
+        finally:
+            sub.close()
+            gone.cancel()
+
+
+def _sse(event: object) -> bytes:
+    data = json.dumps(event.as_json())  # type: ignore[attr-defined]
+    return f"id: {event.id}\nevent: {event.kind}\ndata: {data}\n\n".encode()  # type: ignore[attr-defined]
+
+
+def split_path_safe(path: str) -> list[str]:
+    try:
+        return split_path(path)
+    except ApiError:
+        return []
+
+
+def _query_int(path: str, key: str) -> int | None:
+    from urllib.parse import parse_qs, urlsplit
+
+    values = parse_qs(urlsplit(path).query).get(key)
+    if not values:
+        return None
+    try:
+        return int(values[0])
+    except ValueError:
+        return None

@@ -1,0 +1,153 @@
+"""The HTTP layer on a live TCP connection: two chain stages around one `HttpExchange`.
+
+The core puts the request stage at the head of the client -> server chain and the response
+stage at the head of the server -> client chain (see `http_hook`). Each stage feeds what it
+reads into the shared exchange and sends the exchange's queue for its own direction, waiting
+for each item's due time. Either side may queue output for the other (a request answered by
+the proxy goes to the client), so each stage waits for its input *or* a wake-up.
+
+The exchange lives as long as the connection: chains are rebuilt on every toxic change and
+new stages carry on where the old ones stopped. If the last http toxic is removed while a
+message is half through, the exchange hands everything it holds on at once and relays the
+rest of the connection untouched, so no byte is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from services.faultproxy.http_faults.exchange import FIN, RESET, HttpExchange, Out
+from services.faultproxy.http_faults.matching import RequestHead
+from services.faultproxy.http_faults.plan import Plan, ToxicView, plan_request
+from services.faultproxy.stream_toxic import Chunk, StreamToxic, ToxicStub
+
+UPSTREAM, DOWNSTREAM = "upstream", "downstream"
+
+
+class HttpFaultLayer:
+    def __init__(self, conn: Any, toxics: Callable[[], list[Any]], report: Any) -> None:
+        self.conn = conn
+        self._toxics = toxics
+        self._report = report
+        self._rng = random.Random()
+        self.exchange = HttpExchange(self._decide, self._rng)
+        self._generation = {UPSTREAM: 0, DOWNSTREAM: 0}
+        self._wakers: dict[str, asyncio.Future[None] | None] = {UPSTREAM: None, DOWNSTREAM: None}
+
+    def _decide(self, head: RequestHead) -> Plan:
+        return plan_request(head, self._toxics(), self._rng, self._count)
+
+    def _count(self, toxic: ToxicView, outcome: str, detail: dict[str, Any]) -> None:
+        if self._report is not None:
+            self._report.request(toxic, outcome, **detail)
+
+    # -- the HttpLayer interface (http_hook) -------------------------------------------------
+    def request_stage(self) -> StreamToxic:
+        self._generation[UPSTREAM] += 1
+        return _ExchangeStage(self, UPSTREAM, self._generation[UPSTREAM])
+
+    def response_stage(self) -> StreamToxic:
+        self._generation[DOWNSTREAM] += 1
+        return _ExchangeStage(self, DOWNSTREAM, self._generation[DOWNSTREAM])
+
+    # -- plumbing for the stages ---------------------------------------------------------------
+    def queue(self, direction: str) -> deque[Out]:
+        return self.exchange.to_upstream if direction == UPSTREAM else self.exchange.to_client
+
+    def feed(self, direction: str, chunk: Chunk | None) -> None:
+        now = time.monotonic()
+        ex = self.exchange
+        if direction == UPSTREAM and chunk is None:
+            ex.client_eof(now)
+        elif direction == UPSTREAM:
+            ex.from_client(chunk.data, now)
+        elif chunk is None:
+            ex.upstream_eof(now)
+        else:
+            ex.from_upstream(chunk.data, now)
+        # Feeding one side can queue output for the other (an answer, an end): wake it.
+        for name, waker in self._wakers.items():
+            if waker is not None and not waker.done() and self.queue(name):
+                waker.set_result(None)
+
+    def waker(self, direction: str) -> asyncio.Future[None]:
+        fut = asyncio.get_running_loop().create_future()
+        self._wakers[direction] = fut
+        return fut
+
+    def stage_stopped(self, stage: _ExchangeStage, stub: ToxicStub) -> None:
+        """A stage was cancelled. If no newer stage replaced it, hand on what is held."""
+        if self._generation[stage.direction] != stage.generation:
+            return
+        if not self.exchange.idle:
+            self.exchange.abandon()
+        queue = self.queue(stage.direction)
+        while queue:
+            out = queue.popleft()
+            if out.action == RESET:
+                stub.close_connection(reset=True, reason="http_reset")
+            else:
+                stub.flush(Chunk(out.data) if out.action is None else None)
+
+
+class _ExchangeStage(StreamToxic):
+    def __init__(self, layer: HttpFaultLayer, direction: str, generation: int) -> None:
+        super().__init__({})
+        self.layer = layer
+        self.direction = direction
+        self.generation = generation
+
+    async def pipe(self, stub: ToxicStub) -> None:
+        layer = self.layer
+        receiving: asyncio.Future[Chunk | None] | None = None
+        try:
+            while True:
+                if await self._send_due(stub):
+                    return
+                if receiving is None:
+                    receiving = asyncio.ensure_future(stub.recv())
+                waker = layer.waker(self.direction)
+                await asyncio.wait((receiving, waker), return_when=asyncio.FIRST_COMPLETED)
+                if receiving.done():
+                    chunk, receiving = receiving.result(), None
+                    layer.feed(self.direction, chunk)
+        except asyncio.CancelledError:
+            if receiving is not None:
+                if receiving.done() and not receiving.cancelled():
+                    layer.feed(self.direction, receiving.result())  # read already: keep it
+                else:
+                    receiving.cancel()  # Channel.get is cancellation-safe: nothing is taken
+            layer.stage_stopped(self, stub)
+            raise
+
+    async def _send_due(self, stub: ToxicStub) -> bool:
+        """Send this direction's queued output in order, each at its due time; True at the end."""
+        queue = self.layer.queue(self.direction)
+        while queue:
+            out = queue[0]
+            if out.due > time.monotonic():
+                await stub.sleep_until(out.due)
+            if out.action == RESET:
+                queue.popleft()
+                stub.close_connection(reset=True, reason="http_reset")
+                return True
+            if out.action == FIN:
+                await stub.send(None)
+                queue.popleft()
+                return True
+            # Popped only once sent: a cancel while the channel is full loses nothing.
+            await stub.send(Chunk(out.data))
+            queue.popleft()
+        return False
+
+
+def create_http_layer(conn: Any, toxics: Callable[[], list[Any]], report: Any) -> HttpFaultLayer:
+    return HttpFaultLayer(conn, toxics, report)
+
+
+__all__ = ["HttpFaultLayer", "create_http_layer"]

@@ -1,0 +1,388 @@
+"""The set of proxies and every operation the API performs on it.
+
+Synchronous on purpose: binding a listener and changing toxics need no awaiting, so each
+API call is atomic with respect to the proxies' traffic (no half-applied state).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from services.faultproxy.addresses import split_host_port
+from services.faultproxy.allowlist import Allowlist
+from services.faultproxy.api_input import (
+    ApiError,
+    check_address,
+    check_bool,
+    check_name,
+    lower_keys,
+    parse_toxic_create,
+    parse_toxic_update,
+)
+from services.faultproxy.proxy_base import (
+    BaseProxy,
+    ProxyContext,
+    ProxyError,
+    Toxic,
+    proxy_class_for,
+)
+from services.faultproxy.toxic_types import ToxicError
+
+log = logging.getLogger("faultproxy.manager")
+
+TOXIPROXY_KEYS = {"name", "listen", "upstream", "enabled", "toxics", "protocol"}
+
+
+class ProxyManager:
+    def __init__(
+        self,
+        ctx: ProxyContext | None = None,
+        allowlist: Allowlist | None = None,
+        persist_to: Path | None = None,
+    ) -> None:
+        self.ctx = ctx or ProxyContext()
+        self.allowlist = allowlist or Allowlist()
+        self.proxies: dict[str, BaseProxy] = {}
+        self.persist_to = persist_to
+        self.on_change: list[Callable[[], None]] = []
+
+    # ---- helpers ----------------------------------------------------------------------
+
+    def get(self, name: str) -> BaseProxy:
+        proxy = self.proxies.get(name)
+        if proxy is None:
+            raise ApiError("proxy not found", 404)
+        return proxy
+
+    def _check_upstream(self, upstream: str) -> None:
+        host, _ = split_host_port(upstream, "upstream")
+        if not self.allowlist.allows(host):
+            raise ApiError(
+                f"upstream host {host!r} is not in the allowlist ({self.allowlist.describe()}); "
+                f"restart faultproxy with --allow {host} to permit it",
+                403,
+            )
+
+    def _changed(self) -> None:
+        if self.persist_to is not None:
+            self.save(self.persist_to)
+        for callback in self.on_change:
+            callback()
+
+    def build_toxic(self, proxy_protocol: str, body: Any) -> Toxic:
+        spec = parse_toxic_create(body)
+        try:
+            toxic_type = self.ctx.toxic_types.lookup(spec.type, proxy_protocol)
+            attributes = toxic_type.normalize(spec.attributes)
+        except ToxicError as exc:
+            raise ApiError(str(exc), exc.status) from None
+        return Toxic(
+            name=spec.name or f"{toxic_type.name}_{spec.stream}",
+            type=toxic_type.name,
+            stream=spec.stream,
+            toxicity=spec.toxicity,
+            attributes=attributes,
+            toxic_type=toxic_type,
+            runtime=toxic_type.factory(attributes),
+        )
+
+    def _parse_proxy(self, body: Any) -> dict[str, Any]:
+        """Validate a full proxy definition (create/populate/config) without side effects."""
+        data = lower_keys(body, "a proxy")
+        name = check_name(data.get("name", ""), "proxy name")
+        upstream = data.get("upstream", "")
+        if upstream == "" or upstream is None:
+            raise ApiError("missing required field: upstream")
+        check_address(upstream, "upstream")
+        self._check_upstream(upstream)
+        listen = data.get("listen")
+        listen = "127.0.0.1:0" if listen in (None, "") else check_address(listen, "listen")
+        enabled = (
+            check_bool(data["enabled"], "enabled") if data.get("enabled") is not None else True
+        )
+        try:
+            cls = proxy_class_for(data.get("protocol") or "tcp")
+            extra = {k: v for k, v in data.items() if k in cls.option_names}
+            options = cls.parse_options(extra)
+        except ToxicError as exc:
+            raise ApiError(str(exc), exc.status) from None
+        toxics_raw = data.get("toxics")
+        if toxics_raw is None:
+            toxics_raw = []
+        if not isinstance(toxics_raw, list):
+            raise ApiError("toxics must be a list of toxic objects")
+        toxics: list[Toxic] = []
+        for raw in toxics_raw:
+            toxic = self.build_toxic(cls.protocol, raw)
+            if any(t.name == toxic.name for t in toxics):
+                raise ApiError(f"toxic {toxic.name!r} appears twice in proxy {name!r}", 409)
+            toxics.append(toxic)
+        return {
+            "cls": cls,
+            "name": name,
+            "listen": listen,
+            "upstream": upstream,
+            "enabled": enabled,
+            "options": options,
+            "toxics": toxics,
+            "has_toxics": "toxics" in data,
+        }
+
+    def _instantiate(self, spec: dict[str, Any]) -> BaseProxy:
+        proxy = spec["cls"](
+            self.ctx,
+            spec["name"],
+            spec["listen"],
+            spec["upstream"],
+            enabled=spec["enabled"],
+            options=spec["options"],
+        )
+        for toxic in spec["toxics"]:
+            proxy.toxics.add(toxic)
+        if proxy.enabled:
+            try:
+                proxy.start()
+            except ProxyError as exc:
+                raise ApiError(str(exc), exc.status) from None
+        return proxy
+
+    # ---- proxies ----------------------------------------------------------------------
+
+    def create(self, body: Any) -> BaseProxy:
+        spec = self._parse_proxy(body)
+        if spec["name"] in self.proxies:
+            raise ApiError("proxy already exists", 409)
+        proxy = self._instantiate(spec)
+        self.proxies[proxy.name] = proxy
+        self.ctx.events.publish("proxy.created", proxy=proxy.name, **_summary(proxy))
+        self._changed()
+        return proxy
+
+    def populate(self, body: Any) -> list[BaseProxy]:
+        """Create or replace many proxies; validate all first, roll back on a bind error."""
+        if isinstance(body, dict) and "proxies" in {str(k).lower() for k in body}:
+            body = lower_keys(body)["proxies"]
+        if not isinstance(body, list):
+            raise ApiError("bad request body: populate takes a JSON list of proxies")
+        specs = [self._parse_proxy(item) for item in body]
+        seen: set[str] = set()
+        for spec in specs:
+            if spec["name"] in seen:
+                raise ApiError(f"proxy {spec['name']!r} appears twice in the list", 409)
+            seen.add(spec["name"])
+
+        created: list[BaseProxy] = []
+        replaced: list[BaseProxy] = []
+        result: list[BaseProxy] = []
+        try:
+            for spec in specs:
+                existing = self.proxies.get(spec["name"])
+                if existing is not None and self._same(existing, spec):
+                    if spec["has_toxics"]:
+                        self._set_toxics(existing, spec["toxics"])
+                    result.append(existing)
+                    continue
+                if existing is not None:
+                    existing.stop()
+                    replaced.append(existing)
+                    del self.proxies[existing.name]
+                proxy = self._instantiate(spec)
+                self.proxies[proxy.name] = proxy
+                created.append(proxy)
+                result.append(proxy)
+        except ApiError:
+            for proxy in created:
+                proxy.stop()
+                self.proxies.pop(proxy.name, None)
+            for proxy in replaced:  # put back what we took down, as it was
+                self.proxies[proxy.name] = proxy
+                if proxy.enabled:
+                    try:
+                        proxy.start()
+                    except ProxyError as exc:
+                        log.error(
+                            "populate rollback: %s could not listen again: %s", proxy.name, exc
+                        )
+            raise
+        for proxy in created:
+            self.ctx.events.publish("proxy.created", proxy=proxy.name, **_summary(proxy))
+        self._changed()
+        return result
+
+    @staticmethod
+    def _same(proxy: BaseProxy, spec: dict[str, Any]) -> bool:
+        if proxy.protocol != spec["cls"].protocol or proxy.upstream != spec["upstream"]:
+            return False
+        if proxy.options != spec["options"] or proxy.enabled != spec["enabled"]:
+            return False
+        if proxy.listen == spec["listen"]:
+            return True
+        # "127.0.0.1:0" asks for any port: the proxy that already got one matches.
+        want_host, want_port = split_host_port(spec["listen"], "listen")
+        have_host, _ = split_host_port(proxy.listen, "listen")
+        want_host = "127.0.0.1" if want_host == "localhost" else want_host
+        return want_port == 0 and want_host == have_host
+
+    def update(self, name: str, body: Any) -> BaseProxy:
+        proxy = self.get(name)
+        data = lower_keys(body, "a proxy")
+        listen, upstream = proxy.listen, proxy.upstream
+        if data.get("listen") not in (None, ""):
+            listen = check_address(data["listen"], "listen")
+        if data.get("upstream") not in (None, ""):
+            upstream = check_address(data["upstream"], "upstream")
+            self._check_upstream(upstream)
+        enabled = proxy.enabled
+        if data.get("enabled") is not None:
+            enabled = check_bool(data["enabled"], "enabled")
+        try:
+            extra = {k: v for k, v in data.items() if k in proxy.option_names}
+            options = proxy.parse_options(extra, proxy.options) if extra else proxy.options
+        except ToxicError as exc:
+            raise ApiError(str(exc), exc.status) from None
+
+        restart = listen != proxy.listen or options != proxy.options
+        if proxy.enabled and (restart or not enabled):
+            proxy.stop()
+        old = (proxy.listen, proxy.upstream, proxy.enabled, proxy.options)
+        proxy.listen, proxy.upstream, proxy.options = listen, upstream, options
+        if enabled and (restart or not proxy.enabled):
+            try:
+                proxy.start()
+            except ProxyError as exc:
+                proxy.listen, proxy.upstream, proxy.enabled, proxy.options = old
+                if proxy.enabled:
+                    try:
+                        proxy.start()
+                    except ProxyError:
+                        proxy.enabled = False
+                raise ApiError(str(exc), exc.status) from None
+        proxy.enabled = enabled
+        self.ctx.events.publish("proxy.updated", proxy=proxy.name, **_summary(proxy))
+        self._changed()
+        return proxy
+
+    def delete(self, name: str) -> None:
+        proxy = self.get(name)
+        proxy.stop()
+        del self.proxies[name]
+        self.ctx.proxy_metrics.forget_proxy(name)
+        self.ctx.events.publish("proxy.deleted", proxy=name)
+        self._changed()
+
+    def reset(self) -> None:
+        """Re-enable every proxy and remove every toxic (Toxiproxy's POST /reset)."""
+        for proxy in self.proxies.values():
+            removed = proxy.toxics.clear()
+            if removed:
+                proxy.toxics_changed({t.name for t in removed})
+            if not proxy.enabled:
+                try:
+                    proxy.start()
+                    proxy.enabled = True
+                except ProxyError as exc:
+                    log.error("reset: proxy %s cannot listen again: %s", proxy.name, exc)
+        self.ctx.events.publish("proxy.reset")
+        self._changed()
+
+    # ---- toxics -----------------------------------------------------------------------
+
+    def add_toxic(self, proxy_name: str, body: Any) -> Toxic:
+        proxy = self.get(proxy_name)
+        toxic = self.build_toxic(proxy.protocol, body)
+        if proxy.toxics.get(toxic.name) is not None:
+            raise ApiError("toxic already exists", 409)
+        proxy.toxics.add(toxic)
+        proxy.toxics_changed()
+        self.ctx.events.publish("toxic.added", proxy=proxy.name, **toxic.to_json())
+        self._changed()
+        return toxic
+
+    def get_toxic(self, proxy_name: str, toxic_name: str) -> Toxic:
+        toxic = self.get(proxy_name).toxics.get(toxic_name)
+        if toxic is None:
+            raise ApiError("toxic not found", 404)
+        return toxic
+
+    def update_toxic(self, proxy_name: str, toxic_name: str, body: Any) -> Toxic:
+        proxy = self.get(proxy_name)
+        current = self.get_toxic(proxy_name, toxic_name)
+        toxicity, attributes, given = parse_toxic_update(body)
+        for field in ("type", "stream"):
+            value = given.get(field)
+            if value not in (None, "") and str(value).lower() != getattr(current, field):
+                raise ApiError(f"a toxic's {field} cannot change; delete it and add a new one")
+        try:
+            merged = current.toxic_type.normalize(attributes, base=current.attributes)
+        except ToxicError as exc:
+            raise ApiError(str(exc), exc.status) from None
+        toxic = Toxic(
+            name=current.name,
+            type=current.type,
+            stream=current.stream,
+            toxicity=current.toxicity if toxicity is None else toxicity,
+            attributes=merged,
+            toxic_type=current.toxic_type,
+            runtime=current.toxic_type.factory(merged),
+        )
+        proxy.toxics.replace(toxic)
+        proxy.toxics_changed()
+        self.ctx.events.publish("toxic.updated", proxy=proxy.name, **toxic.to_json())
+        self._changed()
+        return toxic
+
+    def delete_toxic(self, proxy_name: str, toxic_name: str) -> None:
+        proxy = self.get(proxy_name)
+        try:
+            proxy.toxics.remove(toxic_name)
+        except ToxicError as exc:
+            raise ApiError(str(exc), exc.status) from None
+        proxy.toxics_changed({toxic_name})
+        self.ctx.events.publish("toxic.removed", proxy=proxy.name, name=toxic_name)
+        self._changed()
+
+    def _set_toxics(self, proxy: BaseProxy, toxics: list[Toxic]) -> None:
+        removed = {t.name for t in proxy.toxics.clear()} - {t.name for t in toxics}
+        for toxic in toxics:
+            proxy.toxics.add(toxic)
+        proxy.toxics_changed(removed)
+
+    # ---- configuration ------------------------------------------------------------------
+
+    def export(self) -> list[dict[str, Any]]:
+        """The current state in the shape ``POST /populate`` and ``--config`` accept."""
+        return [proxy.to_json() for proxy in self.proxies.values()]
+
+    def save(self, path: Path) -> None:
+        """Write the state atomically (a crash mid-write never leaves half a file)."""
+        text = json.dumps(self.export(), indent=2) + "\n"
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(tmp, path)
+        except OSError as exc:
+            log.error("cannot save state to %s: %s", path, exc.strerror or exc)
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        for proxy in self.proxies.values():
+            proxy.stop()
+
+
+def _summary(proxy: BaseProxy) -> dict[str, Any]:
+    return {
+        "listen": proxy.listen,
+        "upstream": proxy.upstream,
+        "enabled": proxy.enabled,
+        "protocol": proxy.protocol,
+    }

@@ -1,0 +1,358 @@
+"""The UDP proxy: one listening socket, a session per client, toxics per datagram.
+
+Datagram boundaries are kept: each ``recvfrom`` is one datagram and becomes at most one
+``send`` (two when a ``duplicate`` toxic says so). The sockets are non-blocking and each
+readiness event reads until EAGAIN (up to a batch), which is what lets one Python process
+relay tens of thousands of datagrams a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import socket
+import time
+from typing import Any
+
+from services.faultproxy.addresses import join_host_port, listen_host, split_host_port
+from services.faultproxy.proxy_base import BaseProxy, ProxyContext, ProxyError, register_proxy_class
+from services.faultproxy.toxic_types import MAX_INT_ATTRIBUTE, ToxicError
+from services.faultproxy.udp.counters import UdpCounters
+from services.faultproxy.udp.datagram_toxics import DatagramCounters, ToxicSpec
+from services.faultproxy.udp.session import MAX_DATAGRAM, READ_BATCH, Session
+
+log = logging.getLogger("faultproxy.udp")
+
+DEFAULT_IDLE_TIMEOUT_MS = 60_000
+DEFAULT_MAX_SESSIONS = 1024
+# Bursts at loopback speed overflow the default ~200 KB socket buffers long before Python
+# falls behind on average; ask for more (the kernel caps it at net.core.rmem_max).
+SOCKET_BUFFER = 4 * 1024 * 1024
+STATS_EVENT_INTERVAL_S = 1.0
+
+
+def _int_option(given: dict[str, Any], key: str, default: int | None, minimum: int) -> int | None:
+    value = given.get(key, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        raise ToxicError(f"{key} must be a whole number, got {value!r}")
+    value = int(value)
+    if value < minimum or value > MAX_INT_ATTRIBUTE:
+        raise ToxicError(f"{key} must be between {minimum} and {MAX_INT_ATTRIBUTE}, got {value}")
+    return value
+
+
+def _big_buffers(sock: socket.socket) -> None:
+    for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, option, SOCKET_BUFFER)
+        except OSError:
+            pass
+
+
+class UdpProxy(BaseProxy):
+    protocol = "udp"
+    option_names = ("idle_timeout", "max_sessions", "seed")
+
+    def __init__(self, ctx: ProxyContext, *args: Any, **kwargs: Any) -> None:
+        super().__init__(ctx, *args, **kwargs)
+        self.loop = asyncio.get_running_loop()
+        self.counters = UdpCounters(self.name, ctx)
+        pm = ctx.proxy_metrics
+        self._session_series = pm.connections.child(proxy=self.name)
+        self._active_series = pm.active.child(proxy=self.name)
+        self._fail_series = pm.upstream_failures.child(proxy=self.name)
+        self._rejected_series = self.counters.rejected.child(proxy=self.name)
+        self._active_series.set(0)
+        self._listener: socket.socket | None = None
+        self._sessions: dict[tuple[Any, ...], Session] = {}
+        self._numbers = itertools.count(1)
+        self._specs: dict[str, list[ToxicSpec]] = {"upstream": [], "downstream": []}
+        self._toxic_counters: dict[str, tuple[str, str, DatagramCounters]] = {}
+        self._upstream_addr: tuple[str, tuple[Any, ...], int] | None = None
+        self._sweeper: asyncio.TimerHandle | None = None
+        self._last_stats_event = 0.0
+        self._rejected_logged = 0.0
+        self.last_upstream_error: str | None = None
+        self.toxics_changed()
+
+    # -- options ------------------------------------------------------------------------------
+    @classmethod
+    def parse_options(
+        cls, given: dict[str, Any], base: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        merged = {
+            "idle_timeout": DEFAULT_IDLE_TIMEOUT_MS,
+            "max_sessions": DEFAULT_MAX_SESSIONS,
+            "seed": None,
+            **(base or {}),
+            **given,
+        }
+        return {
+            "idle_timeout": _int_option(merged, "idle_timeout", DEFAULT_IDLE_TIMEOUT_MS, 1),
+            "max_sessions": _int_option(merged, "max_sessions", DEFAULT_MAX_SESSIONS, 1),
+            "seed": _int_option(merged, "seed", None, -MAX_INT_ATTRIBUTE),
+        }
+
+    @property
+    def idle_timeout_s(self) -> float:
+        return self.options.get("idle_timeout", DEFAULT_IDLE_TIMEOUT_MS) / 1000
+
+    # -- listening ----------------------------------------------------------------------------
+    def start(self) -> None:
+        host, port = split_host_port(self.listen, "listen")
+        host = listen_host(host)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            sock.bind((host, port))
+            sock.setblocking(False)
+        except OSError as exc:
+            sock.close()
+            raise ProxyError(
+                f"listen udp {join_host_port(host, port)}: bind: {exc.strerror or exc}"
+            ) from None
+        _big_buffers(sock)
+        bound = sock.getsockname()
+        self.listen = join_host_port(bound[0], bound[1])
+        self._listener = sock
+        self.loop.add_reader(sock.fileno(), self._client_ready)
+        self._schedule_sweep()
+        log.info("udp proxy %s listening on %s -> %s", self.name, self.listen, self.upstream)
+
+    def stop(self) -> None:
+        """``enabled: false``: the port is closed (clients get ICMP unreachable) and so is
+        every session."""
+        if self._listener is not None:
+            self.loop.remove_reader(self._listener.fileno())
+            self._listener.close()
+            self._listener = None
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        for session in list(self._sessions.values()):
+            self._close_session(session, "proxy disabled")
+        self.publish_counters(force_event=True)
+
+    # -- sessions -----------------------------------------------------------------------------
+    def _resolve_upstream(self) -> tuple[int, tuple[Any, ...]]:
+        cached = self._upstream_addr
+        if cached is not None and cached[0] == self.upstream:
+            return cached[2], cached[1]
+        host, port = split_host_port(self.upstream, "upstream")
+        family, _, _, _, addr = socket.getaddrinfo(
+            host or "127.0.0.1", port, type=socket.SOCK_DGRAM
+        )[0]
+        self._upstream_addr = (self.upstream, addr, family)
+        return family, addr
+
+    def _open_session(self, client: tuple[Any, ...]) -> Session | None:
+        if len(self._sessions) >= self.options.get("max_sessions", DEFAULT_MAX_SESSIONS):
+            self._rejected_series.inc()
+            now = time.monotonic()
+            if now - self._rejected_logged > 1.0:  # one event a second, not one per datagram
+                self._rejected_logged = now
+                self.ctx.events.publish(
+                    "session.rejected",
+                    proxy=self.name,
+                    client=join_host_port(client[0], client[1]),
+                    reason=f"max_sessions ({len(self._sessions)}) reached",
+                )
+            return None
+        try:
+            family, addr = self._resolve_upstream()
+            upstream = socket.socket(family, socket.SOCK_DGRAM)
+            upstream.setblocking(False)
+            _big_buffers(upstream)
+            upstream.connect(addr)
+        except (OSError, ValueError) as exc:
+            self._upstream_failed(
+                f"upstream {self.upstream}: {getattr(exc, 'strerror', None) or exc}"
+            )
+            return None
+        session = Session(self, next(self._numbers), client, upstream, self.options.get("seed"))
+        session.sync_toxics(self._specs)
+        self._sessions[client] = session
+        self.loop.add_reader(upstream.fileno(), self._upstream_ready, session)
+        self._session_series.inc()
+        self._active_series.set(len(self._sessions))
+        self.ctx.events.publish(
+            "session.opened", proxy=self.name, id=session.number, client=session.client_text
+        )
+        return session
+
+    def _close_session(self, session: Session, reason: str) -> None:
+        if self._sessions.get(session.client) is session:
+            del self._sessions[session.client]
+        session.close()
+        self._active_series.set(len(self._sessions))
+        self.ctx.events.publish(
+            "session.closed",
+            proxy=self.name,
+            id=session.number,
+            client=session.client_text,
+            reason=reason,
+            datagrams_upstream=session.datagrams["upstream"],
+            datagrams_downstream=session.datagrams["downstream"],
+        )
+
+    def _schedule_sweep(self) -> None:
+        interval = min(max(self.idle_timeout_s / 4, 0.05), 1.0)
+        self._sweeper = self.loop.call_later(interval, self._sweep)
+
+    def _sweep(self) -> None:
+        now = time.monotonic()
+        timeout = self.idle_timeout_s
+        for session in list(self._sessions.values()):
+            # A session still holding delayed datagrams is not idle: they must go out.
+            busy = any(p is not None and p.next_deadline() is not None for p in session.pipelines.values())
+            if now - session.last_active > timeout and not busy:
+                self._close_session(session, "idle")
+        self.publish_counters()
+        if self._listener is not None:
+            self._schedule_sweep()
+
+    def _upstream_failed(self, reason: str) -> None:
+        self._fail_series.inc()
+        if reason != self.last_upstream_error:
+            self.ctx.events.publish("upstream.failed", proxy=self.name, error=reason)
+        self.last_upstream_error = reason
+
+    # -- the relay ----------------------------------------------------------------------------
+    def _client_ready(self) -> None:
+        listener = self._listener
+        if listener is None:
+            return
+        sessions = self._sessions
+        counts = self.counters.directions["upstream"]
+        now = time.monotonic()
+        for _ in range(READ_BATCH):
+            try:
+                payload, client = listener.recvfrom(MAX_DATAGRAM)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                # A previous sendto to this client bounced (ICMP): nothing to read, go on.
+                continue
+            session = sessions.get(client)
+            if session is None:
+                session = self._open_session(client)
+                if session is None:
+                    continue
+            session.last_active = now
+            session.datagrams["upstream"] += 1
+            counts.datagrams_in += 1
+            session.send("upstream", payload)
+            if self._listener is not listener:
+                return  # a toxic or the API stopped the proxy meanwhile
+        self.publish_counters()
+
+    def _upstream_ready(self, session: Session) -> None:
+        sock = session.upstream
+        counts = self.counters.directions["downstream"]
+        session.last_active = time.monotonic()
+        for _ in range(READ_BATCH):
+            if session.closed:
+                return
+            try:
+                payload = sock.recv(MAX_DATAGRAM)
+            except (BlockingIOError, InterruptedError):
+                break
+            except ConnectionRefusedError:
+                self._upstream_failed(
+                    f"upstream {self.upstream}: connection refused (nothing listening)"
+                )
+                continue
+            except OSError as exc:
+                self._upstream_failed(f"upstream {self.upstream}: {exc.strerror or exc}")
+                break
+            session.datagrams["downstream"] += 1
+            counts.datagrams_in += 1
+            session.send("downstream", payload)
+        self.publish_counters()
+
+    def emit(self, session: Session, stream: str, payload: bytes) -> None:
+        """Send one datagram that made it through ``stream``'s toxics."""
+        counts = self.counters.directions[stream]
+        try:
+            if stream == "upstream":
+                session.upstream.send(payload)
+            elif self._listener is not None:
+                self._listener.sendto(payload, session.client)
+            else:
+                return
+        except (BlockingIOError, InterruptedError):
+            # The kernel's send buffer is full: UDP drops here, and so do we, but counted.
+            counts.send_failed += 1
+            return
+        except ConnectionRefusedError:
+            counts.send_failed += 1
+            self._upstream_failed(
+                f"upstream {self.upstream}: connection refused (nothing listening)"
+            )
+            return
+        except OSError as exc:
+            counts.send_failed += 1
+            log.debug("udp proxy %s: send %s failed: %s", self.name, stream, exc)
+            return
+        counts.datagrams_out += 1
+        counts.bytes_out += len(payload)
+        session.bytes[stream] += len(payload)
+
+    # -- toxics, counters, API views --------------------------------------------------------------
+    def toxics_changed(self, removed: set[str] | None = None) -> None:
+        self.publish_counters()
+        specs: dict[str, list[ToxicSpec]] = {"upstream": [], "downstream": []}
+        counters: dict[str, tuple[str, str, DatagramCounters]] = {}
+        for toxic in self.toxics:
+            if toxic.kind != "datagram":
+                continue
+            old = self._toxic_counters.get(toxic.name)
+            same = old is not None and old[0] == toxic.stream and old[1] == toxic.type
+            toxic_counters = old[2] if same else DatagramCounters()
+            counters[toxic.name] = (toxic.stream, toxic.type, toxic_counters)
+            specs[toxic.stream].append(
+                ToxicSpec(
+                    name=toxic.name,
+                    kind=toxic.type,
+                    attributes=toxic.runtime.attributes,
+                    toxicity=toxic.toxicity,
+                    counters=toxic_counters,
+                    version=toxic.version,
+                )
+            )
+        for name, (stream, _, old_counters) in self._toxic_counters.items():
+            if counters.get(name, (None, None, None))[2] is not old_counters:
+                self.counters.retire(name, stream, old_counters)
+        self._specs = specs
+        self._toxic_counters = counters
+        for session in list(self._sessions.values()):
+            session.sync_toxics(specs)
+
+    def publish_counters(self, force_event: bool = False) -> None:
+        changed = self.counters.publish(self._toxic_counters)
+        now = time.monotonic()
+        if (changed and now - self._last_stats_event >= STATS_EVENT_INTERVAL_S) or force_event:
+            # A summary at most once a second: a per-datagram event would drown the feed.
+            self._last_stats_event = now
+            self.ctx.events.publish(
+                "udp.stats", proxy=self.name, **self.counters.snapshot(self._toxic_counters)
+            )
+
+    def connections(self) -> list[dict[str, Any]]:
+        return [s.to_json() for s in self._sessions.values()]
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "sessions_active": len(self._sessions),
+            "sessions_total": int(self._session_series.get()),
+            "sessions_rejected": int(self._rejected_series.get()),
+            "upstream_failures": int(self._fail_series.get()),
+            "last_upstream_error": self.last_upstream_error,
+            "datagrams": self.counters.snapshot(self._toxic_counters),
+        }
+
+
+register_proxy_class(UdpProxy)

@@ -1,0 +1,105 @@
+"""The request log exercise checks read: who sent what, when, and whether it was refused.
+
+``RequestLog`` is a bounded in-memory list; ``RequestLogMiddleware`` is the pure-ASGI layer
+that fills it (outermost, so it also sees the 429s the rate limiter sends itself).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.restapi.auth import client_of
+
+CLIENT_KEY = "wirelab.client"
+RATE_LIMITED_KEY = "wirelab.rate_limited"
+# The lab's own traffic (checks reading this log, health probes) would drown the student's.
+UNLOGGED_PREFIXES = ("/_lab/", "/healthz")
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    time: float  # unix seconds when the request arrived
+    client: str
+    method: str
+    path: str
+    status: int
+    rate_limited: bool
+    duration_ms: float
+    idempotency_key: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        if d["idempotency_key"] is None:
+            del d["idempotency_key"]
+        return d
+
+
+class RequestLog:
+    def __init__(self, size: int = 5000) -> None:
+        self._entries: deque[LogEntry] = deque(maxlen=size)
+
+    def add(self, entry: LogEntry) -> None:
+        self._entries.append(entry)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def query(
+        self, client: str | None = None, since: float | None = None, limit: int | None = None
+    ) -> list[LogEntry]:
+        """Oldest first; ``limit`` keeps the most recent matches."""
+        out = [
+            e
+            for e in self._entries
+            if (client is None or e.client == client) and (since is None or e.time >= since)
+        ]
+        return out[-limit:] if limit else out
+
+
+class RequestLogMiddleware:
+    def __init__(self, app: ASGIApp, log: RequestLog) -> None:
+        self.app, self.log = app, log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        scope[CLIENT_KEY] = client = client_of(scope)
+        path: str = scope["path"]
+        if path.startswith(UNLOGGED_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        started_wall, started = time.time(), time.perf_counter()
+        status = 500  # what the client sees if the app dies before answering
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            key = None
+            for name, value in scope.get("headers", ()):
+                if name == b"idempotency-key":
+                    key = value.decode("latin-1")
+                    break
+            self.log.add(
+                LogEntry(
+                    time=started_wall,
+                    client=client,
+                    method=scope["method"],
+                    path=path,
+                    status=status,
+                    rate_limited=bool(scope.get(RATE_LIMITED_KEY)),
+                    duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                    idempotency_key=key,
+                )
+            )

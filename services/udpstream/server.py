@@ -1,0 +1,78 @@
+"""The udpstream socket loop: one UDP socket, one thread, the Engine for all decisions."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import select
+import socket
+import time
+
+from services.udpstream.engine import Engine
+
+log = logging.getLogger("udpstream")
+
+MAX_WAIT_S = 0.2  # bounds how late a stop request (SIGTERM) is noticed
+READ_BATCH = 64  # datagrams read per wake-up before streams get their turn again
+SOCKET_BUFFER = 4 * 1024 * 1024
+
+
+class UdpStreamServer:
+    def __init__(self, sock: socket.socket, engine: Engine):
+        self.sock = sock
+        self.engine = engine
+        self._stopping = False
+        for opt in (socket.SO_SNDBUF, socket.SO_RCVBUF):
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, opt, SOCKET_BUFFER)
+            except OSError:
+                pass  # the kernel caps it at net.core.[rw]mem_max; a smaller buffer still works
+        # Blocking sends: a full send buffer briefly delays the sender instead of dropping.
+        sock.setblocking(True)
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    def _send(self, data, addr) -> None:
+        try:
+            self.sock.sendto(data, addr)
+        except OSError as exc:
+            # One unreachable client (ICMP errors, a vanished interface) must not stop the others.
+            self.engine.counters["send_errors"] += 1
+            log.debug("send to %s failed: %s", addr, exc)
+
+    def _read_batch(self) -> None:
+        engine, sock = self.engine, self.sock
+        for _ in range(READ_BATCH):
+            try:
+                data, addr = sock.recvfrom(65535, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                return
+            except OSError as exc:
+                if exc.errno in (errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH):
+                    continue  # an ICMP error queued for an earlier send: not our problem now
+                raise
+            for reply, to in engine.receive(data, addr, time.monotonic_ns()):
+                self._send(reply, to)
+
+    def serve_forever(self) -> None:
+        engine, sock = self.engine, self.sock
+        sendto = sock.sendto
+        while not self._stopping:
+            now = time.monotonic_ns()
+            for data, addr in engine.send_due(now):
+                try:
+                    sendto(data, addr)
+                except OSError as exc:
+                    engine.counters["send_errors"] += 1
+                    log.debug("send to %s failed: %s", addr, exc)
+            wait, spin = engine.next_wait(time.monotonic_ns())
+            if spin:
+                # The last few microseconds before a due time (see pacing.py for the bound).
+                until = time.monotonic_ns() + int(wait * 1e9)
+                while time.monotonic_ns() < until:
+                    pass
+                continue
+            readable, _, _ = select.select([sock], [], [], min(wait, MAX_WAIT_S))
+            if readable:
+                self._read_batch()

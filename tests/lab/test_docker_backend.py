@@ -1,0 +1,247 @@
+"""The docker backend against a real Compose stack: up, health, actions, down.
+
+One stack per module, brought up through the CLI (`lab up --backend docker`) under its
+own Compose project name and on free ports, so a lab left running on the machine never
+breaks these tests; the teardown runs `lab down` and checks nothing is left behind.
+Under CI=true with an engine present a skip here fails the run (tests/lab/conftest.py).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from lab.backends.base import BackendError
+from lab.backends.docker_backend import DockerBackend, compose_command, engine_available
+from lab.health import ProbeError, probe_http, probe_tls
+from services.ports import BY_NAME, SERVICES, VIA_PROXY, all_endpoint_names, env_var_for
+from tests.support import free_port
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(900)]
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def require_docker() -> None:
+    if not engine_available():
+        pytest.skip("no Docker engine answers: docker backend tests skipped")
+    try:
+        compose_command()
+    except BackendError as exc:
+        pytest.skip(str(exc))
+
+
+def lab(*args: str, env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lab.cli", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def eventually(check: Callable[[], object], timeout: float = 15.0) -> object:
+    """Retry ``check`` until it stops raising; the last error if it never does."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return check()
+        except (AssertionError, OSError, ProbeError, httpx.HTTPError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+class Stack:
+    def __init__(self, project: str, env: dict[str, str], ports: dict[str, int], state: Path):
+        self.project, self.env, self.ports, self.state = project, env, ports, state
+        self.backend = DockerBackend(ports=ports, project=project, state_dir=state)
+        self.up_output = ""
+
+    def url(self, endpoint: str, path: str = "/healthz") -> str:
+        return f"http://127.0.0.1:{self.ports[endpoint]}{path}"
+
+    def containers(self) -> list:
+        import docker
+
+        client = docker.from_env()
+        return client.containers.list(
+            all=True, filters={"label": f"com.docker.compose.project={self.project}"}
+        )
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory) -> Iterator[Stack]:
+    require_docker()
+    state = tmp_path_factory.mktemp("docker-state")
+    project = f"wirelab-test-{os.getpid()}"
+    ports = {
+        name: free_port(BY_NAME[name.removesuffix(VIA_PROXY)].proto)
+        for name in all_endpoint_names()
+    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WIRELAB_")}
+    env.update({env_var_for(name): str(port) for name, port in ports.items()})
+    env.update(WIRELAB_STATE_DIR=str(state), WIRELAB_COMPOSE_PROJECT=project, PYTHONUNBUFFERED="1")
+    s = Stack(project, env, ports, state)
+    up = lab("up", "--backend", "docker", "--timeout", "120", env=env)
+    s.up_output = up.stdout + up.stderr
+    try:
+        assert up.returncode == 0, f"lab up --backend docker failed:\n{s.up_output}"
+        yield s
+    finally:
+        down = lab("down", env=env, timeout=120)
+        left = s.containers()
+        import docker
+
+        volumes = docker.from_env().volumes.list(filters={"name": f"{project}_state"})
+        lab("down", "--volumes", env=env, timeout=120)
+        gone = docker.from_env().volumes.list(filters={"name": f"{project}_state"})
+        assert down.returncode == 0, down.stdout + down.stderr
+        assert left == [], f"lab down left containers: {[c.name for c in left]}"
+        assert [v.name for v in volumes] == [f"{project}_state"], "lab down must keep volumes"
+        assert gone == [], "lab down --volumes must remove the state volume"
+
+
+def test_up_prints_every_service_healthy(stack):
+    for service in SERVICES:
+        assert service in stack.up_output
+    assert "healthy" in stack.up_output
+    rows = {r.service: r for r in stack.backend.status()}
+    assert set(rows) == set(SERVICES)
+    assert {r.state for r in rows.values()} == {"healthy"}, {s: r.detail for s, r in rows.items()}
+    assert f"127.0.0.1:{stack.ports['rawhttp']}/tcp" in rows["rawhttp"].addresses
+
+
+def test_services_answer_directly_and_through_the_proxy(stack):
+    for endpoint in ("rawhttp", "rawhttp.blocking", "restapi"):
+        assert httpx.get(stack.url(endpoint), timeout=5).status_code == 200
+        assert httpx.get(stack.url(endpoint + VIA_PROXY), timeout=5).status_code == 200
+    version = httpx.get(stack.url("faultproxy", "/version"), timeout=5)
+    assert version.status_code == 200
+    from services.udpstream.health import probe
+
+    for endpoint in ("udpstream", "udpstream.via_proxy"):
+        assert probe("127.0.0.1", stack.ports[endpoint], 3.0)
+    with socket.create_connection(("127.0.0.1", stack.ports["rawhttp.echo.via_proxy"]), 5) as s:
+        s.sendall(b"through the proxy\n")
+        assert s.recv(100) == b"through the proxy\n"
+
+
+def test_address_reads_the_published_ports(stack):
+    for name in ("rawhttp", "rawhttp.https", "udpstream", "restapi.via_proxy", "faultproxy"):
+        assert stack.backend.address(name) == ("127.0.0.1", stack.ports[name])
+
+
+def test_ports_are_published_on_loopback_only(stack):
+    for container in stack.containers():
+        for bindings in container.attrs["NetworkSettings"]["Ports"].values():
+            for binding in bindings or []:
+                assert binding["HostIp"] == "127.0.0.1", container.name
+
+
+def test_services_run_as_a_non_root_user(stack):
+    for container in stack.containers():
+        code, out = container.exec_run(["id", "-u"])
+        assert code == 0 and out.strip() not in (b"0", b""), container.name
+
+
+def test_docroot_is_the_repo_folder(stack):
+    index = REPO / "services" / "rawhttp" / "docroot" / "index.html"
+    response = httpx.get(stack.url("rawhttp", "/index.html"), timeout=5)
+    assert response.status_code == 200
+    assert response.content == index.read_bytes()
+
+
+def test_ca_is_copied_out_and_verifies_https(stack):
+    ca = Path(stack.backend.ca_path())
+    assert ca.is_file() and ca.read_text().startswith("-----BEGIN CERTIFICATE-----")
+    assert ca.is_relative_to(stack.state)
+    assert "TLS verified" in probe_tls("127.0.0.1", stack.ports["rawhttp.https"], str(ca))
+
+
+def test_pause_and_resume(stack):
+    backend = stack.backend
+    backend.pause("rawhttp-blocking")
+    try:
+        assert {r.service: r.state for r in backend.status()}["rawhttp-blocking"] == "paused"
+        with pytest.raises(ProbeError):
+            probe_http("127.0.0.1", stack.ports["rawhttp.blocking"], timeout=1.0)
+    finally:
+        backend.resume("rawhttp-blocking")
+    eventually(lambda: probe_http("127.0.0.1", stack.ports["rawhttp.blocking"]))
+    assert backend.paused_or_stopped() == []
+
+
+def test_stop_and_start(stack):
+    backend = stack.backend
+    backend.stop("udpstream")
+    try:
+        assert {r.service: r.state for r in backend.status()}["udpstream"] == "stopped"
+    finally:
+        backend.start("udpstream")
+    from services.udpstream.health import probe
+
+    eventually(lambda: probe("127.0.0.1", stack.ports["udpstream"], 1.0))
+
+
+def test_partition_and_heal(stack):
+    backend = stack.backend
+    backend.partition("restapi")
+    try:
+        assert {r.service: r.state for r in backend.status()}["restapi"] == "partitioned"
+        assert "restapi" in backend.paused_or_stopped()
+        # Off the network, the proxy cannot reach it: no 200 through the proxy.
+        try:
+            answer = httpx.get(stack.url("restapi.via_proxy"), timeout=3).status_code
+        except httpx.HTTPError:
+            answer = None
+        assert answer != 200
+    finally:
+        backend.heal("restapi")
+    # Back on the network under its service name: the proxy resolves it again, and the
+    # engine publishes its port on the host again.
+    eventually(lambda: probe_http("127.0.0.1", stack.ports["restapi.via_proxy"], timeout=2))
+    eventually(lambda: probe_http("127.0.0.1", stack.ports["restapi"], timeout=2))
+    assert {r.service: r.state for r in backend.status()}["restapi"] == "healthy"
+
+
+def test_logs_lines_and_follow(stack):
+    lines = list(stack.backend.logs("udpstream", tail=50))
+    assert lines and all(isinstance(line, str) for line in lines)
+    followed = stack.backend.logs("udpstream", follow=True, tail=1)
+    assert isinstance(next(followed), str)
+    followed.close()
+
+
+def test_unknown_service_is_one_clear_error(stack):
+    with pytest.raises(BackendError, match="unknown service 'rawhtp'"):
+        stack.backend.pause("rawhtp")
+
+
+def test_lab_run_all_on_docker(stack):
+    """`lab run all` against the docker backend, from the host and from the compose runner."""
+    if importlib.util.find_spec("lab.cli_scenarios") is None:
+        pytest.skip("the scenario engine (`lab run`) is not in this tree yet")
+    run = lab("run", "all", env={**stack.env, "WIRELAB_BACKEND": "docker"}, timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    inside = subprocess.run(
+        [*compose_command(), "-f", str(REPO / "compose.yaml"), "-p", stack.project]
+        + ["run", "--rm", "lab", "run", "all"],
+        cwd=REPO,
+        env=stack.backend.compose_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert inside.returncode == 0, inside.stdout[-3000:] + inside.stderr[-2000:]

@@ -1,0 +1,71 @@
+import pytest
+
+from lab.proxies import standard_proxies
+from lab.targets import TargetError, resolve
+from services.ports import BY_NAME, default_port, env_var_for
+
+
+def test_defaults_match_the_design_table():
+    assert {e.name: e.port for e in BY_NAME.values()} == {
+        "rawhttp": 8080,
+        "rawhttp.blocking": 8081,
+        "rawhttp.echo": 9000,
+        "rawhttp.line": 9001,
+        "rawhttp.https": 8443,
+        "restapi": 8000,
+        "udpstream": 9999,
+        "faultproxy": 8474,
+    }
+    assert default_port("udpstream.via_proxy", {}) == 19999
+    assert default_port("rawhttp.echo.via_proxy", {}) == 19000
+
+
+def test_env_var_override_and_offset():
+    assert env_var_for("rawhttp.echo") == "WIRELAB_RAWHTTP_ECHO_PORT"
+    env = {"WIRELAB_PORT_OFFSET": "100", "WIRELAB_RESTAPI_PORT": "7000"}
+    assert default_port("rawhttp", env) == 8180
+    assert default_port("restapi", env) == 7000  # an explicit port is not shifted
+    assert default_port("restapi.via_proxy", env) == 17000
+    assert (
+        default_port("restapi.via_proxy", {**env, "WIRELAB_RESTAPI_VIA_PROXY_PORT": "5555"}) == 5555
+    )
+
+
+def test_bad_env_values_say_which_variable():
+    with pytest.raises(ValueError, match="WIRELAB_RAWHTTP_PORT must be a port number, got 'http'"):
+        default_port("rawhttp", {"WIRELAB_RAWHTTP_PORT": "http"})
+    with pytest.raises(ValueError, match="WIRELAB_PORT_OFFSET"):
+        default_port("rawhttp", {"WIRELAB_PORT_OFFSET": "x"})
+    with pytest.raises(KeyError):
+        default_port("faultproxy.via_proxy", {})
+
+
+def test_standard_proxies_cover_every_proxied_endpoint():
+    proxies = {p["name"]: p for p in standard_proxies(env={})}
+    assert set(proxies) == {
+        "rawhttp",
+        "rawhttp_blocking",
+        "rawhttp_echo",
+        "rawhttp_line",
+        "restapi",
+        "udpstream",
+    }
+    assert proxies["udpstream"] == {
+        "name": "udpstream",
+        "listen": "127.0.0.1:19999",
+        "upstream": "127.0.0.1:9999",
+        "enabled": True,
+        "protocol": "udp",
+    }
+    docker = {
+        p["name"]: p
+        for p in standard_proxies(listen_host="0.0.0.0", upstream_host=lambda e: e.service, env={})
+    }
+    assert docker["rawhttp_blocking"]["upstream"] == "rawhttp-blocking:8081"
+
+
+def test_targets_resolve_literals_and_suggest_names():
+    assert resolve("example.test:81") == ("example.test", 81)
+    assert resolve(":9") == ("127.0.0.1", 9)
+    with pytest.raises(TargetError, match="did you mean 'restapi.via_proxy'"):
+        resolve("restapi.via_proxi")

@@ -1,0 +1,189 @@
+"""The sans-I/O parts of faultproxy: toxic maths, the type registry, input parsing."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+
+import services.faultproxy.tcp_toxics  # noqa: F401 - registers the TCP types
+from services.faultproxy.addresses import AddressError, split_host_port
+from services.faultproxy.allowlist import Allowlist, AllowlistError
+from services.faultproxy.api_input import ApiError, parse_json, parse_toxic_create
+from services.faultproxy.events import EventBus
+from services.faultproxy.metrics import Metrics
+from services.faultproxy.stream_toxic import Channel, Chunk, ToxicStub
+from services.faultproxy.tcp_toxics import LimitDataToxic
+from services.faultproxy.toxic_maths import bandwidth_pieces, latency_delay_s, limit_cut, slice_offsets
+from services.faultproxy.toxic_types import REGISTRY, Attr, ToxicError, ToxicType, ToxicTypeRegistry
+
+
+def test_slicer_variation_zero_gives_exact_slices() -> None:
+    cuts = slice_offsets(1000, 100, 0, random.Random(1))
+    assert cuts == list(range(0, 1001, 100))
+    assert len(slice_offsets(1050, 100, 0, random.Random(1))) - 1 == 11
+
+
+def test_slicer_with_variation_covers_everything_within_bounds() -> None:
+    rng = random.Random(7)
+    cuts = slice_offsets(480_000, 1024, 512, rng)
+    sizes = [b - a for a, b in zip(cuts, cuts[1:], strict=False)]
+    assert cuts[0] == 0 and cuts[-1] == 480_000
+    assert all(s > 0 for s in sizes)
+    # Toxiproxy's own test: "about 480 reads" for 480 kB at 1024 +/- 512.
+    assert 240 <= len(sizes) <= 720
+
+
+def test_bandwidth_pieces_are_at_most_100ms() -> None:
+    assert bandwidth_pieces(250_000, 1000) == [100_000, 100_000, 50_000]
+    assert bandwidth_pieces(10, 1) == [10]
+    assert sum(bandwidth_pieces(1_234_567, 3)) == 1_234_567
+
+
+def test_latency_delay_bounds() -> None:
+    rng = random.Random(3)
+    delays = [latency_delay_s(100, 20, rng) for _ in range(1000)]
+    assert min(delays) >= 0.08 and max(delays) <= 0.12
+    assert latency_delay_s(5, 50, rng) >= 0
+
+
+def test_limit_cut() -> None:
+    assert limit_cut(50, 0, 100) == 50
+    assert limit_cut(150, 0, 100) == 100
+    assert limit_cut(20, 90, 100) == 10
+    assert limit_cut(100, 0, 0) == 0
+
+
+@pytest.mark.parametrize(
+    ("type_", "attrs", "message"),
+    [
+        ("bandwidth", {"rate": 0}, "rate must be > 0"),
+        ("slicer", {"average_size": 0}, "average_size must be >= 1"),
+        ("slicer", {"average_size": 10, "size_variation": 10}, "smaller than average_size"),
+        ("latency", {"latency": -1}, "must be >= 0"),
+        ("latency", {"latency": "100"}, "must be an integer"),
+        ("latency", {"latency": 1.5}, "must be an integer"),
+        ("latency", {"latency": True}, "must be an integer"),
+        ("timeout", {"timeout": 10**15}, "out of range"),
+    ],
+)
+def test_attribute_validation_names_the_cause(type_: str, attrs: dict, message: str) -> None:
+    with pytest.raises(ToxicError, match=message):
+        REGISTRY.lookup(type_, "tcp").normalize(attrs)
+
+
+def test_attributes_case_insensitive_defaults_and_merge() -> None:
+    latency = REGISTRY.lookup("latency", "tcp")
+    assert latency.normalize({"LATENCY": 100.0, "unknown": 1}) == {"latency": 100, "jitter": 0}
+    assert latency.normalize({"jitter": 5}, base={"latency": 100, "jitter": 0}) == {
+        "latency": 100,
+        "jitter": 5,
+    }
+
+
+def test_registry_says_which_types_fit() -> None:
+    reg = ToxicTypeRegistry()
+    reg.register(ToxicType("latency", frozenset({"tcp"}), (Attr("latency"),), dict))
+    reg.register(ToxicType("latency", frozenset({"udp"}), (Attr("latency"), Attr("distribution", "str", "uniform")), dict, kind="datagram"))
+    reg.register(ToxicType("loss", frozenset({"udp"}), (Attr("probability", "float", 0.0),), dict, kind="datagram"))
+    assert reg.lookup("latency", "udp").kind == "datagram"
+    assert reg.lookup("latency", "tcp").kind == "stream"
+    with pytest.raises(ToxicError, match=r"loss fits udp proxies, not tcp; tcp types are: latency"):
+        reg.lookup("loss", "tcp")
+    with pytest.raises(ToxicError, match="invalid toxic type"):
+        reg.lookup("nope", "tcp")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("127.0.0.1:80", ("127.0.0.1", 80)), ("[::1]:9", ("::1", 9)), ("localhost:0", ("localhost", 0)), (":8080", ("", 8080))],
+)
+def test_split_host_port(text: str, expected: tuple[str, int]) -> None:
+    assert split_host_port(text, "listen") == expected
+
+
+@pytest.mark.parametrize("text", ["", "nohost", "a:b", "1.2.3.4:70000", "::1:80", "a b:1", 5, None, "h\u00e9:1"])
+def test_split_host_port_rejects(text: object) -> None:
+    with pytest.raises(AddressError):
+        split_host_port(text, "upstream")
+
+
+def test_allowlist() -> None:
+    allow = Allowlist()
+    assert allow.allows("127.0.0.1") and allow.allows("127.5.5.5") and allow.allows("::1")
+    assert allow.allows("rawhttp") and allow.allows("RESTAPI") and allow.allows("localhost")
+    assert not allow.allows("10.0.0.1") and not allow.allows("example.com")
+    custom = Allowlist(["10.0.0.0/8", "db.internal"])
+    assert custom.allows("10.1.2.3") and custom.allows("db.internal") and not custom.allows("127.0.0.1")
+    assert Allowlist(["*"]).allows("8.8.8.8")
+    with pytest.raises(AllowlistError):
+        Allowlist(["not a host"])
+
+
+def test_parse_json_errors() -> None:
+    for body, cause in [(b"", "empty"), (b"{", "invalid JSON"), (b"\xff", "not UTF-8"), (b"NaN", "NaN")]:
+        with pytest.raises(ApiError, match=cause):
+            parse_json(body)
+    with pytest.raises(ApiError, match="stream was invalid"):
+        parse_toxic_create({"type": "latency", "stream": "sideways"})
+    with pytest.raises(ApiError, match="toxicity must be between 0 and 1"):
+        parse_toxic_create({"type": "latency", "toxicity": 2})
+    assert parse_toxic_create({"TYPE": "latency", "Stream": "UPSTREAM"}).stream == "upstream"
+
+
+def test_metrics_render_prometheus_text() -> None:
+    m = Metrics()
+    c = m.counter("x_total", "things", ("proxy",))
+    c.inc(2, proxy='a"b')
+    c.child(proxy="z").inc(3)
+    text = m.render()
+    assert '# TYPE x_total counter' in text
+    assert 'x_total{proxy="a\\"b"} 2' in text and 'x_total{proxy="z"} 3' in text
+
+
+def test_event_bus_delivers_and_bounds() -> None:
+    async def run() -> list:
+        bus = EventBus()
+        sub = bus.subscribe(maxlen=2)
+        for i in range(3):
+            bus.publish("proxy.created", n=i)
+        first = await sub.next(0.1)
+        second = await sub.next(0.1)
+        none = await sub.next(0.01)
+        return [first.data["n"], second.data["n"], none, sub.dropped]
+
+    assert asyncio.run(run()) == [1, 2, None, 1]
+
+
+def test_limit_data_toxic_edge_cases_like_toxiproxy() -> None:
+    """Toxiproxy's limit_data tests: exact, over, split across chunks, zero, restart."""
+
+    class Conn:
+        closed = 0
+
+        def close_connection(self, **kw: object) -> None:
+            Conn.closed += 1
+
+    async def run(limit: int, chunks: list[bytes], state: dict | None = None) -> tuple[list[bytes | None], dict]:
+        inp, out = Channel(), Channel(100)
+        stub = ToxicStub(inp, out, Conn(), "downstream", state if state is not None else {})
+        for c in chunks:
+            inp.put_nowait(Chunk(c))
+        task = asyncio.ensure_future(LimitDataToxic({"bytes": limit}).pipe(stub))
+        await asyncio.sleep(0.01)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return [None if i is None else i.data for i in out.drain()], stub.state
+
+    a, b = b"a" * 90, b"b" * 20
+    assert asyncio.run(run(100, [b"x" * 50]))[0] == [b"x" * 50]
+    assert asyncio.run(run(100, [b"x" * 100]))[0] == [b"x" * 100, None]
+    assert asyncio.run(run(100, [b"x" * 150]))[0] == [b"x" * 100, None]
+    assert asyncio.run(run(100, [b"y" * 25] * 4))[0] == [b"y" * 25] * 4 + [None]
+    assert asyncio.run(run(100, [a, b]))[0] == [a, b[:10], None]
+    assert asyncio.run(run(0, [b"z" * 100]))[0] == [None]
+    # Restarted (a chain rebuild) with its state: the count carries over.
+    first, state = asyncio.run(run(100, [a]))
+    assert first == [a]
+    assert asyncio.run(run(100, [b], state))[0] == [b[:10], None]

@@ -1,0 +1,207 @@
+"""The concurrency modes side by side, and the process: start, stop, bad input."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from tests.services.rawhttp.conftest import (
+    Server,
+    connect,
+    elapsed_since,
+    get,
+    health_ready,
+    read_one,
+    recv_until_eof,
+    start_args,
+)
+from tests.support import REPO_ROOT, free_port, service_process
+
+
+def http_only(tmp_path, mode: str, *extra: str):
+    server = Server(free_port(), state_dir=tmp_path / "state")
+    args = start_args(server, mode, "--http-only", *extra)
+    return server, service_process(args, lambda: health_ready(server.port), timeout=30)
+
+
+def timed_get(port: int, timeout: float) -> tuple[float, int | None]:
+    """Seconds until a GET /healthz is answered (status), or (timeout, None)."""
+    start = time.monotonic()
+    try:
+        with connect(port, timeout=timeout) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            data = recv_until_eof(sock, timeout=timeout)
+        return elapsed_since(start), int(data.split(b" ", 2)[1])
+    except (TimeoutError, IndexError):
+        return elapsed_since(start), None
+
+
+@pytest.mark.parametrize("mode", ["blocking", "selectors"])
+def test_one_slow_client_stalls_only_the_blocking_server(tmp_path, mode):
+    server, proc = http_only(tmp_path, mode, "--header-timeout", "3")
+    with proc, connect(server.port, timeout=10) as slow:
+        slow.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n")  # ...and the rest never comes
+        time.sleep(0.3)  # let the server pick the slow client first
+        waited, status = timed_get(server.port, timeout=8)
+        slow_answer = recv_until_eof(slow, timeout=8)
+    assert status == 200
+    assert b" 408 " in slow_answer.split(b"\r\n", 1)[0]
+    if mode == "blocking":
+        # Served only once the slow client's 3 s head deadline ended its connection.
+        assert waited >= 2.0, waited
+    else:
+        assert waited < 1.5, waited  # served at once, beside the slow client
+
+
+def test_threads_mode_refuses_with_503_when_every_worker_is_busy(tmp_path):
+    server, proc = http_only(tmp_path, "threads", "--workers", "2", "--idle-timeout", "5")
+    with proc:
+        holders = [connect(server.port) for _ in range(2)]
+        try:
+            for sock in holders:  # each holds a worker with an idle keep-alive connection
+                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+                assert read_one(sock).status == 200
+            with connect(server.port) as extra:
+                extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+                data = recv_until_eof(extra)
+            assert data.startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
+            assert b"Retry-After: 1\r\n" in data and b"Connection: close\r\n" in data
+            assert b"every worker thread is busy" in data
+        finally:
+            for sock in holders:
+                sock.close()
+        # Workers freed: served again (after the server notices the closes).
+        deadline = time.monotonic() + 5
+        while get(server.port, "/healthz").status != 200 and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+
+def test_threads_mode_serves_slow_clients_side_by_side(tmp_path):
+    server, proc = http_only(tmp_path, "threads", "--workers", "4", "--header-timeout", "3")
+    with proc, connect(server.port, timeout=10) as slow:
+        slow.sendall(b"GET / HTTP/1.1\r\n")
+        time.sleep(0.2)
+        waited, status = timed_get(server.port, timeout=8)
+    assert status == 200 and waited < 1.5
+
+
+@pytest.mark.parametrize("mode", ["blocking", "threads"])
+def test_other_modes_speak_the_same_http(tmp_path, mode):
+    server = Server(free_port(), free_port(), free_port(), free_port(), tmp_path / "state")
+    with service_process(start_args(server, mode), lambda: health_ready(server.port), timeout=30):
+        with connect(server.port) as sock:  # pipelined and kept alive
+            sock.sendall(
+                b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n" * 2
+                + b"GET /nothing HTTP/1.1\r\nHost: t\r\n\r\n"
+            )
+            assert [read_one(sock).status for _ in range(3)] == [200, 200, 404]
+        ctx = ssl.create_default_context(cafile=str(server.state_dir / "tls" / "ca.pem"))
+        with socket.create_connection(("127.0.0.1", server.https_port), timeout=5) as raw:
+            with ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+                tls.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+                assert recv_until_eof(tls).startswith(b"HTTP/1.1 200 OK\r\n")
+        with connect(server.echo_port) as sock:
+            sock.sendall(b"ping")
+            sock.shutdown(socket.SHUT_WR)
+            assert recv_until_eof(sock) == b"ping"
+
+
+def test_default_docroot_explains_the_lab(tmp_path):
+    server, proc = http_only(tmp_path, "selectors")
+    with proc:
+        page = get(server.port, "/")
+        assert page.status == 200 and b"raw socket" in page.body
+        assert get(server.port, "/lab.css").headers["content-type"] == "text/css; charset=utf-8"
+        assert get(server.port, "/notes.txt").status == 200
+        binary = get(server.port, "/pattern.bin")
+        assert binary.headers["content-type"] == "application/octet-stream"
+        assert binary.body == bytes(range(256)) * 4
+
+
+@pytest.mark.parametrize("mode", ["selectors", "threads", "blocking"])
+def test_sigterm_exits_promptly_and_cleanly(tmp_path, mode):
+    server, proc_cm = http_only(tmp_path, mode)
+    with proc_cm as proc, connect(server.port) as idle:
+        idle.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")  # a kept-alive client
+        read_one(idle)
+        start = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+        assert elapsed_since(start) < 3.0
+
+
+def run_cli(*args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "services.rawhttp", *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_port_in_use_is_one_line_and_exit_2(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli("--port", str(port), "--http-only", "--state-dir", str(tmp_path))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"port {port}/tcp" in lines[0] and "already in use" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--mode", "fibers"], "invalid choice: 'fibers'"),
+        (["--port", "http"], "not a port number"),
+        (["--workers", "0"], "must be greater than 0"),
+        (["--docroot", "/no/such/dir"], "does not exist"),
+    ],
+)
+def test_bad_command_lines_say_why(tmp_path, args, words):
+    result = run_cli(*args, "--http-only", "--port", str(free_port()), "--state-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert words in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bad_port_env_var_says_why(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "services.rawhttp", "--http-only", "--state-dir", str(tmp_path)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=20,
+        env={**__import__("os").environ, "WIRELAB_RAWHTTP_PORT": "eighty"},
+    )
+    assert result.returncode == 2
+    assert "WIRELAB_RAWHTTP_PORT must be a port number, got 'eighty'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_many_concurrent_clients_on_selectors(tmp_path):
+    server, proc = http_only(tmp_path, "selectors")
+    results: list[int] = []
+
+    def client() -> None:
+        with connect(server.port, timeout=10) as sock:
+            for _ in range(20):
+                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+                results.append(read_one(sock, timeout=10).status)
+
+    with proc:
+        threads = [threading.Thread(target=client) for _ in range(20)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+    assert results == [200] * 400

@@ -1,0 +1,110 @@
+"""The service as a process: command line, port in use, SIGTERM, restart persistence, concurrent writes."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.services.restapi.conftest import WRITER, running_restapi
+from tests.support import REPO_ROOT
+
+
+def run_cli(*args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "services.restapi", *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_port_in_use_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        r = run_cli("--port", str(port), "--state-dir", str(tmp_path))
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in r.stderr
+    assert f"port {port}/tcp" in lines[0] and "WIRELAB_RESTAPI_PORT" in lines[0]
+
+
+def test_bad_arguments_are_named(tmp_path: Path) -> None:
+    r = run_cli("--rate-limit", "api=lots", "--state-dir", str(tmp_path))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "rate limit 'api=lots'" in r.stderr
+    r = run_cli("--port", "70000", "--state-dir", str(tmp_path))
+    assert r.returncode == 2 and "--port must be between 0 and 65535" in r.stderr
+    r = run_cli("--port", "x")
+    assert r.returncode == 2 and "invalid int value: 'x'" in r.stderr
+
+
+def test_restart_keeps_data_and_sigterm_exits_promptly(tmp_path: Path) -> None:
+    with running_restapi(tmp_path, "--rate-limit", "api=3/1") as api:
+        with api.client() as c:
+            created = c.post(
+                "/api/users", json={"name": "Kept", "email": "kept@example.org"}, headers=WRITER
+            ).json()
+            c.patch("/api/users/1", json={"name": "Ada L."}, headers=WRITER)
+            c.delete("/api/orders/9", headers=WRITER)
+            # the start-up flag is in force
+            assert c.get("/_lab/ratelimit").json()["groups"]["api"]["capacity"] == 3
+        t0 = time.monotonic()
+        api.proc.send_signal(signal.SIGTERM)
+        assert api.proc.wait(10) == 0
+        assert time.monotonic() - t0 < 5
+    with running_restapi(tmp_path, "--no-rate-limit") as api, api.client() as c:
+        assert c.get(f"/api/users/{created['id']}").json() == created
+        assert c.get("/api/users/1").json()["name"] == "Ada L."
+        assert c.get("/api/orders/9").status_code == 404
+        assert c.get("/healthz").json()["orders"] == 8
+        assert "x-ratelimit-limit" not in c.get("/api/users/1").headers
+
+
+def test_sigterm_with_a_client_holding_a_slow_response(tmp_path: Path) -> None:
+    with running_restapi(tmp_path) as api:
+        with socket.create_connection(("127.0.0.1", api.port)) as s:
+            s.sendall(b"GET /sse?count=100&interval=5 HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert s.recv(100).startswith(b"HTTP/1.1 200")
+            t0 = time.monotonic()
+            api.proc.send_signal(signal.SIGTERM)
+            api.proc.wait(15)
+            assert time.monotonic() - t0 < 8  # graceful timeout is 2 s
+
+
+def test_concurrent_writes_lose_no_row(tmp_path: Path) -> None:
+    with running_restapi(tmp_path, "--no-rate-limit") as api:
+
+        async def writers() -> list[int]:
+            async with httpx.AsyncClient(
+                base_url=api.url,
+                headers=WRITER,
+                timeout=30,
+                limits=httpx.Limits(max_connections=20),
+            ) as c:
+                tasks = [
+                    c.post("/api/orders", json={"user_id": 1 + i % 7, "item": f"item-{i}"})
+                    for i in range(120)
+                ]
+                return [r.status_code for r in await asyncio.gather(*tasks)]
+
+        assert asyncio.run(writers()) == [201] * 120
+        with api.client() as c:
+            orders = c.get("/api/orders", params={"per_page": 100, "page": 2}).json()
+            total = int(c.get("/api/orders").headers["x-total-count"])
+            items = set()
+            page = 1
+            while batch := c.get("/api/orders", params={"per_page": 100, "page": page}).json():
+                items |= {o["item"] for o in batch}
+                page += 1
+        assert total == 9 + 120 and orders
+        assert {f"item-{i}" for i in range(120)} <= items
