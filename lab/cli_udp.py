@@ -71,9 +71,14 @@ def result_table(r: MeasureResult) -> Table:
             "throughput",
             f"{r.throughput_pps:,.0f} datagrams/s, {r.throughput_bps / 1e6:,.2f} Mbit/s",
         ),
+        ("sender's pace", f"{r.send_rate_pps:,.0f} datagrams/s (asked {r.rate:,})"),
         ("longest loss burst", f"{r.longest_loss_burst} ({r.loss_bursts} bursts)"),
         ("ended", f"{r.end_reason} after {r.elapsed_s:.2f} s"),
     ]
+    if r.sender_stalled_ms:
+        rows.append(
+            ("sender stalled", f"{r.sender_stalled_ms:.0f} ms behind its schedule (paused?)")
+        )
     if r.malformed or r.other_streams or r.ignored:
         rows.append(
             (
@@ -92,10 +97,18 @@ def interval_view(slices: list[IntervalSlice], interval: float) -> Group:
     lines = Table.grid(padding=(0, 1))
     lines.add_column(style="bold")
     lines.add_column()
-    expected = max((s.expected for s in slices), default=0)
-    lines.add_row("received", _spark([s.received for s in slices], expected))
-    lines.add_row("lost", "[red]" + _spark([s.lost for s in slices], expected) + "[/red]")
-    lines.add_row("jitter", _spark([s.jitter_ms for s in slices]))
+    # One character per slice; a long run folds neighbours together to fit the terminal.
+    fold = max(1, -(-len(slices) // max(20, console.width - 12)))
+    groups = [slices[i : i + fold] for i in range(0, len(slices), fold)]
+    # Heights are shares of what each column expected, so a short last slice looks full.
+    expected = [sum(s.expected for s in g) or 1 for g in groups]
+    received = [sum(s.received for s in g) / e for g, e in zip(groups, expected, strict=True)]
+    lines.add_row("received", _spark(received, 1.0))
+    lost = _spark([sum(s.lost for s in g) / e for g, e in zip(groups, expected, strict=True)], 1.0)
+    lines.add_row("lost", f"[red]{lost}[/red]")
+    lines.add_row("jitter", _spark([max(s.jitter_ms for s in g) for g in groups]))
+    if fold > 1:
+        lines.add_row("", f"(one character = {fold} slices)")
     shown = (
         slices if len(slices) <= MAX_SLICE_ROWS else [s for s in slices if s.lost or s.duplicates]
     )

@@ -97,6 +97,36 @@ def probe_udp(host: str, port: int, timeout: float = 1.0) -> str:
         raise ProbeError(f"{host}:{port}/udp: {exc}") from None
 
 
+def probe_proxies(host: str, port: int, names: list[str], timeout: float = 1.0) -> str:
+    """The fault proxy answers and holds every standard proxy, each enabled and listening."""
+    import json
+
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.sendall(
+                f"GET /proxies HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode()
+            )
+            raw = b""
+            while chunk := sock.recv(65536):
+                raw += chunk
+    except OSError as exc:
+        raise ProbeError(f"{host}:{port}: {exc.strerror or exc}") from None
+    head, _, body = raw.partition(b"\r\n\r\n")
+    if b" 200 " not in head.split(b"\r\n", 1)[0]:
+        raise ProbeError(f"GET /proxies answered {head[:40]!r}")
+    try:
+        proxies = json.loads(body)
+    except ValueError:
+        raise ProbeError("GET /proxies did not return JSON") from None
+    missing = [n for n in names if n not in proxies]
+    if missing:
+        raise ProbeError(f"proxies missing: {', '.join(missing)}")
+    disabled = [n for n in names if not proxies[n].get("enabled", True)]
+    if disabled:
+        raise ProbeError(f"proxies disabled: {', '.join(disabled)}")
+    return f"{len(proxies)} proxies"
+
+
 def probe_endpoint(ep: Endpoint, host: str, port: int, cafile: str | None = None) -> str:
     if ep.kind == "http":
         return probe_http(host, port, "/version" if ep.service == "faultproxy" else "/healthz")

@@ -14,7 +14,9 @@ import time
 
 import httpx
 
-URL = os.environ.get("WIRELAB_TARGET_URL") or sys.exit("set WIRELAB_TARGET_URL (lab exercise show 5 prints it)")
+URL = os.environ.get("WIRELAB_TARGET_URL") or sys.exit(
+    "set WIRELAB_TARGET_URL (lab exercise show 5 prints it)"
+)
 HEADERS = {"Authorization": f"Bearer {os.environ.get('WIRELAB_TOKEN', 'bob-token')}"}
 PATHS = [f"/api/users/{n}" for n in range(1, 6)]
 

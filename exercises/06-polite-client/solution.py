@@ -15,7 +15,9 @@ import time
 
 import httpx
 
-URL = os.environ.get("WIRELAB_TARGET_URL") or sys.exit("set WIRELAB_TARGET_URL (lab exercise show 6 prints it)")
+URL = os.environ.get("WIRELAB_TARGET_URL") or sys.exit(
+    "set WIRELAB_TARGET_URL (lab exercise show 6 prints it)"
+)
 TOKEN = os.environ.get("WIRELAB_TOKEN", "carol-token")
 PREFIX = os.environ.get("WIRELAB_PREFIX", "/anything/exercise-06/")
 COUNT = int(os.environ.get("WIRELAB_COUNT", "30"))
@@ -51,7 +53,9 @@ def fetch(client: httpx.Client, path: str) -> tuple[httpx.Response, int]:
 
 def main() -> None:
     fetched = refused = 0
-    with httpx.Client(base_url=URL, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10) as client:
+    with httpx.Client(
+        base_url=URL, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
+    ) as client:
         for n in range(1, COUNT + 1):
             response, refusals = fetch(client, f"{PREFIX}{n}")
             response.raise_for_status()

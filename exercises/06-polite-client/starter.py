@@ -17,7 +17,9 @@ import sys
 
 import httpx
 
-URL = os.environ.get("WIRELAB_TARGET_URL") or sys.exit("set WIRELAB_TARGET_URL (lab exercise show 6 prints it)")
+URL = os.environ.get("WIRELAB_TARGET_URL") or sys.exit(
+    "set WIRELAB_TARGET_URL (lab exercise show 6 prints it)"
+)
 TOKEN = os.environ.get("WIRELAB_TOKEN", "carol-token")
 PREFIX = os.environ.get("WIRELAB_PREFIX", "/anything/exercise-06/")
 COUNT = int(os.environ.get("WIRELAB_COUNT", "30"))
@@ -25,7 +27,9 @@ COUNT = int(os.environ.get("WIRELAB_COUNT", "30"))
 
 def main() -> None:
     fetched = refused = 0
-    with httpx.Client(base_url=URL, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10) as client:
+    with httpx.Client(
+        base_url=URL, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
+    ) as client:
         for n in range(1, COUNT + 1):
             response = client.get(f"{PREFIX}{n}")
             # TODO: a 429 means "not now": wait as long as Retry-After says, then try the

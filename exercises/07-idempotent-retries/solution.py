@@ -16,7 +16,9 @@ import uuid
 
 import httpx
 
-URL = os.environ.get("WIRELAB_TARGET_URL") or sys.exit("set WIRELAB_TARGET_URL (lab exercise show 7 prints it)")
+URL = os.environ.get("WIRELAB_TARGET_URL") or sys.exit(
+    "set WIRELAB_TARGET_URL (lab exercise show 7 prints it)"
+)
 TOKEN = os.environ.get("WIRELAB_TOKEN", "alice-token")
 ITEM = os.environ.get("WIRELAB_ITEM", "exercise-07")
 COUNT = int(os.environ.get("WIRELAB_COUNT", "10"))
@@ -29,7 +31,10 @@ def create_order(client: httpx.Client, order: dict) -> int:
         try:
             response = client.post("/api/orders", json=order, headers={"Idempotency-Key": key})
         except httpx.TransportError as exc:
-            print(f"attempt {attempt} for {order['item']!r} broke ({exc!r}); retrying", file=sys.stderr)
+            print(
+                f"attempt {attempt} for {order['item']!r} broke ({exc!r}); retrying",
+                file=sys.stderr,
+            )
             time.sleep(min(0.05 * 2**attempt, 1.0))  # back off a little, and a little more
             continue
         if response.status_code >= 500:
@@ -42,7 +47,9 @@ def create_order(client: httpx.Client, order: dict) -> int:
 
 def main() -> None:
     ids = []
-    with httpx.Client(base_url=URL, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10) as client:
+    with httpx.Client(
+        base_url=URL, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
+    ) as client:
         for n in range(1, COUNT + 1):
             ids.append(create_order(client, {"user_id": 1, "item": f"{ITEM} #{n}", "quantity": 1}))
     print(json.dumps(ids))

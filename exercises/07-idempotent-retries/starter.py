@@ -18,7 +18,9 @@ import sys
 
 import httpx
 
-URL = os.environ.get("WIRELAB_TARGET_URL") or sys.exit("set WIRELAB_TARGET_URL (lab exercise show 7 prints it)")
+URL = os.environ.get("WIRELAB_TARGET_URL") or sys.exit(
+    "set WIRELAB_TARGET_URL (lab exercise show 7 prints it)"
+)
 TOKEN = os.environ.get("WIRELAB_TOKEN", "alice-token")
 ITEM = os.environ.get("WIRELAB_ITEM", "exercise-07")
 COUNT = int(os.environ.get("WIRELAB_COUNT", "10"))
@@ -26,7 +28,9 @@ COUNT = int(os.environ.get("WIRELAB_COUNT", "10"))
 
 def main() -> None:
     ids = []
-    with httpx.Client(base_url=URL, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10) as client:
+    with httpx.Client(
+        base_url=URL, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
+    ) as client:
         for n in range(1, COUNT + 1):
             order = {"user_id": 1, "item": f"{ITEM} #{n}", "quantity": 1}
             # TODO: the connection may break (httpx.TransportError) after the server got

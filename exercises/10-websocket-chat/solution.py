@@ -14,7 +14,9 @@ from urllib.parse import quote
 
 import websockets
 
-URL = os.environ.get("WIRELAB_TARGET_URL") or sys.exit("set WIRELAB_TARGET_URL (lab exercise show 10 prints it)")
+URL = os.environ.get("WIRELAB_TARGET_URL") or sys.exit(
+    "set WIRELAB_TARGET_URL (lab exercise show 10 prints it)"
+)
 NAME = os.environ.get("WIRELAB_NAME", "relay-bot")
 GIVE_UP_AFTER = float(os.environ.get("WIRELAB_TIMEOUT", "15"))
 ASK = "please relay: "
@@ -29,7 +31,9 @@ async def main() -> None:
             text = str(message.get("text", ""))
             if text.startswith(ASK):
                 await ws.send("relayed: " + text[len(ASK) :])
-                print(f"relayed a message from {message.get('from')} to {message.get('clients')} clients")
+                print(
+                    f"relayed a message from {message.get('from')} to {message.get('clients')} clients"
+                )
                 return
 
 

@@ -19,7 +19,9 @@ import sys
 
 import websockets
 
-URL = os.environ.get("WIRELAB_TARGET_URL") or sys.exit("set WIRELAB_TARGET_URL (lab exercise show 10 prints it)")
+URL = os.environ.get("WIRELAB_TARGET_URL") or sys.exit(
+    "set WIRELAB_TARGET_URL (lab exercise show 10 prints it)"
+)
 NAME = os.environ.get("WIRELAB_NAME", "relay-bot")
 GIVE_UP_AFTER = float(os.environ.get("WIRELAB_TIMEOUT", "15"))
 

@@ -15,13 +15,16 @@ backend only addresses and probes services by their DNS names: it has no engine 
 
 from __future__ import annotations
 
+import functools
 import io
 import os
+import re
 import shutil
 import subprocess
 import tarfile
 import time
 from collections.abc import Iterator, Mapping
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 
@@ -65,6 +68,7 @@ def engine_available() -> bool:
         return False
 
 
+@functools.cache
 def compose_command() -> list[str]:
     """``docker compose`` when the v2 plugin exists, else ``docker-compose``, else a clear error."""
     docker_cli = shutil.which("docker")
@@ -97,6 +101,27 @@ def _owner(endpoint: str) -> str:
 
 def _proto(endpoint: str) -> str:
     return BY_NAME[endpoint.removesuffix(VIA_PROXY)].proto
+
+
+def isolated_ports(low: int = 20000, high: int = 32000) -> dict[str, int]:
+    """Free host ports for every endpoint, for a second lab beside a running one (tests, bench).
+
+    Picked below the kernel's ephemeral range (32768+), where outgoing connections take
+    their local ports, so nothing grabs one between this check and the engine's bind.
+    """
+    import random
+
+    from lab.backends.local import port_free
+
+    rng = random.Random()
+    chosen: dict[str, int] = {}
+    for name in all_endpoint_names():
+        while True:
+            port = rng.randrange(low, high)
+            if port not in chosen.values() and port_free("127.0.0.1", port, _proto(name)):
+                chosen[name] = port
+                break
+    return chosen
 
 
 class DockerBackend(Backend):
@@ -284,7 +309,9 @@ class DockerBackend(Backend):
                 raise BackendError(f"unknown service {s!r}: choose from {', '.join(SERVICES)}")
         if "faultproxy" in services:  # compose starts its upstreams first (depends_on)
             services = list(SERVICES)
-        self.client  # noqa: B018 - fail early, with one line, when there is no engine
+        # Fail early, with one line, when there is no engine or no compose: not after a build.
+        self.client  # noqa: B018
+        compose_command()
         self.ensure_images()
         self._preflight_ports(services)
         deadline = time.monotonic() + timeout
@@ -309,7 +336,7 @@ class DockerBackend(Backend):
                     service,
                     "healthy",
                     self._addresses(service),
-                    round(time.time() - _started_at(container), 3),
+                    _healthy_after(container),
                     container.short_id,
                 )
             except (ProbeError, BackendError) as exc:
@@ -476,12 +503,14 @@ class DockerBackend(Backend):
     def stop(self, service: str) -> None:
         self._container(service).stop(timeout=3)
 
-    def start(self, service: str) -> None:
+    def start(self, service: str, timeout: float = 20.0) -> None:
+        """Start a stopped container and wait until it answers, as the local backend does."""
         container = self._container(service)
         if container.status == "paused":
             container.unpause()
         elif container.status != "running":
             container.start()
+        self._wait_healthy(service, time.monotonic() + timeout)
 
     def partition(self, service: str) -> None:
         """Take the container off the lab network: peers and published ports lose it."""
@@ -489,12 +518,12 @@ class DockerBackend(Backend):
         if self._on_network(container):
             self._network().disconnect(container)
 
-    def heal(self, service: str) -> None:
-        """Put it back, with its service name as DNS alias, as compose attached it."""
+    def heal(self, service: str, timeout: float = 20.0) -> None:
+        """Put it back, with its service name as DNS alias as compose attached it; wait for it."""
         container = self._container(service)
-        container.reload()
         if not self._on_network(container):
             self._network().connect(container, aliases=[service])
+        self._wait_healthy(service, time.monotonic() + timeout)
 
     # -- logs ------------------------------------------------------------------------------------
     def logs(self, service: str, follow: bool = False, tail: int = 200) -> Iterator[str]:
@@ -517,11 +546,29 @@ class DockerBackend(Backend):
         return lines[-1].strip() if lines else "no output"
 
 
-def _started_at(container) -> float:
-    """The container's start time (epoch seconds) from the engine's RFC 3339 timestamp."""
-    from datetime import datetime
+def _parse_time(raw: str) -> float:
+    """Epoch seconds from the engine's RFC 3339 stamps (nanoseconds, ``Z`` or an offset)."""
+    # e.g. 2026-11-21T04:41:02.123456789Z or 2026-11-21T04:41:02.1234+00:00
+    m = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)?$", raw)
+    if not m:
+        raise BackendError(f"unexpected timestamp from the engine: {raw!r}")
+    tz = "+00:00" if m[3] in (None, "Z") else m[3]
+    return datetime.fromisoformat(m[1] + tz).timestamp() + float("0." + (m[2] or "0")[:6])
 
-    raw = container.attrs["State"]["StartedAt"]  # e.g. 2026-11-21T04:41:02.123456789Z
-    head, _, frac = raw.rstrip("Z").partition(".")
-    stamp = datetime.fromisoformat(head + "+00:00").timestamp()
-    return stamp + float("0." + (frac or "0")[:6])
+
+def _started_at(container) -> float:
+    return _parse_time(container.attrs["State"]["StartedAt"])
+
+
+def _healthy_after(container) -> float:
+    """Seconds from the container's start to its first passing probe.
+
+    Compose holds `up` until the upstreams' own healthchecks pass, so the engine's health
+    log often saw health before our probe from the host ran; take the earlier of the two.
+    """
+    started = _started_at(container)
+    seen = time.time()
+    for entry in (container.attrs["State"].get("Health") or {}).get("Log") or []:
+        if entry.get("ExitCode") == 0 and entry.get("End"):
+            seen = min(seen, _parse_time(entry["End"]))
+    return round(max(seen - started, 0.0), 3)

@@ -22,7 +22,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from lab.backends.base import Backend, BackendError, ServiceStatus
-from lab.health import ProbeError, probe_endpoint
+from lab.health import ProbeError, probe_endpoint, probe_proxies
 from lab.proxies import standard_proxies
 from services.common.paths import state_dir as resolve_state_dir
 from services.ports import ENDPOINTS, SERVICES, VIA_PROXY, default_port, env_var_for
@@ -225,6 +225,9 @@ class LocalBackend(Backend):
             if ep.kind == "tls":
                 cafile = self.ca_path()
             details.append(probe_endpoint(ep, self.host, self.port(ep.name), cafile))
+        if service == "faultproxy":
+            names = [p["name"] for p in standard_proxies(env=self.env)]
+            details.append(probe_proxies(self.host, self.port("faultproxy"), names))
         return "; ".join(details)
 
     def _wait_healthy(

@@ -30,7 +30,7 @@ class CheckContext:
         return type(default)(value) if default is not None else value
 
     # -- running the student's program ---------------------------------------------
-    def run(self, env: Mapping[str, str], *, timeout: float, label: str = "") -> ProgramRun:
+    def run(self, env: Mapping[str, str], *, timeout: float) -> ProgramRun:
         run = run_program(self.program, env, timeout=timeout)
         if run.crashed:
             self.crashed = True

@@ -7,8 +7,7 @@ right words: the request has to reach the service, through the proxy, at the rig
 from __future__ import annotations
 
 import contextlib
-import re
-import time
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,9 +26,13 @@ _backend = None
 def _current_backend():
     global _backend
     if _backend is None:
+        from lab.backends import BackendError
         from lab.context import current_backend
 
-        _backend = current_backend()
+        try:
+            _backend = current_backend()
+        except BackendError as exc:
+            raise LabUnavailable(str(exc)) from None
     return _backend
 
 
@@ -90,8 +93,6 @@ def require(*endpoints: str) -> None:
     for endpoint in endpoints:
         host, port = address(endpoint)
         try:
-            import socket
-
             with socket.create_connection((host, port), timeout=2):
                 pass
         except OSError:
@@ -180,46 +181,3 @@ def stats_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, 
 def proxy_toxics(proxy: str) -> list[dict]:
     response = proxy_api("GET", f"/proxies/{proxy}/toxics")
     return response.json() if response.status_code == 200 else []
-
-
-def proxy_connections(proxy: str) -> list[dict]:
-    response = proxy_api("GET", f"/proxies/{proxy}/connections")
-    if response.status_code != 200:
-        return []
-    payload = response.json()
-    if isinstance(payload, dict):
-        payload = payload.get("connections", [])
-    return payload if isinstance(payload, list) else []
-
-
-_SAMPLE = re.compile(r"^([a-zA-Z_:][\w:]*)(?:\{([^}]*)\})?\s+([-+0-9.eEinfa]+)")
-_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
-
-
-def metrics() -> dict[tuple[str, frozenset], float]:
-    """The proxy's Prometheus counters: {(metric, frozenset(labels)): value}."""
-    response = proxy_api("GET", "/metrics")
-    samples: dict[tuple[str, frozenset], float] = {}
-    for line in response.text.splitlines():
-        match = _SAMPLE.match(line)
-        if not match or line.startswith("#"):
-            continue
-        labels = frozenset(_LABEL.findall(match.group(2) or ""))
-        with contextlib.suppress(ValueError):
-            samples[(match.group(1), labels)] = float(match.group(3))
-    return samples
-
-
-def metric_sum(samples: dict[tuple[str, frozenset], float], metric: str, **labels: str) -> float:
-    """Sum of a metric over every sample whose labels include ``labels``."""
-    wanted = set(labels.items())
-    return sum(v for (name, lab), v in samples.items() if name == metric and wanted <= set(lab))
-
-
-def wait_until(predicate, timeout: float, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return bool(predicate())

@@ -25,6 +25,8 @@ def _syntax_problem(program: Path) -> str | None:
     try:
         compile(source, str(program), "exec")
     except SyntaxError as exc:
+        if exc.lineno is None:  # e.g. NUL bytes: not Python source at all
+            return f"{program.name} is not a Python source file ({exc.msg})"
         return f"{program.name} line {exc.lineno}: {exc.msg} (Python cannot even start it)"
     except ValueError as exc:  # e.g. NUL bytes: not a Python file at all
         return f"{program.name} is not a Python source file ({exc})"

@@ -11,7 +11,8 @@ An ``expect:`` block maps an output field to a matcher:
 
 Three fields have their own shape:
 - ``headers: {Retry-After: {present: true}}`` (names are case-insensitive);
-- ``json: {"$.status": 404}`` (JSON paths into the parsed body, see jsonpath.py);
+- ``json: {"$.status": 404}`` (JSON paths into the parsed body, see jsonpath.py); a
+  mapping of matcher operators instead (``json: {present: false}``) judges the whole document;
 - for ``repeat``/``parallel``: ``every: {...}`` (each result must match) and
   ``counts: [{where: {status: 429}, min: 3}]`` ("at least 3 of them got 429").
 """
@@ -153,6 +154,8 @@ def validate_expect(expect: Any, fields: dict[str, str], path: tuple = ()) -> No
                 raise MatcherError(where, "headers needs a mapping: {Header-Name: matcher}")
             for name, matcher in value.items():
                 validate_matcher(matcher, where + (name,))
+        elif key == "json" and "json" in fields and not _is_path_map(value):
+            validate_matcher(value, where)  # a matcher on the whole document
         elif key == "json" and "json" in fields:
             if not isinstance(value, dict):
                 raise MatcherError(where, 'json needs a mapping: {"$.path": matcher}')
@@ -192,6 +195,14 @@ def validate_expect(expect: Any, fields: dict[str, str], path: tuple = ()) -> No
                 f"unknown expectation {key!r}; this probe reports: {', '.join(sorted(known))}"
                 + did_you_mean(key, known),
             )
+
+
+def _is_path_map(value: Any) -> bool:
+    """``json: {"$.a": 1}`` maps paths to matchers; ``json: {present: false}`` (operators
+    only) is a matcher on the whole document."""
+    if not isinstance(value, dict) or not value:
+        return False
+    return not all(k in OPERATORS for k in value)
 
 
 def _is_number(value: Any) -> bool:
@@ -331,6 +342,11 @@ def check(expect: dict, output: dict) -> list[Outcome]:
                 outcomes.append(
                     Outcome(f"header {name}", describe(m), actual, matches(m, actual, output))
                 )
+        elif key == "json" and not _is_path_map(matcher):
+            actual = output.get("json", jsonpath.MISSING)
+            outcomes.append(
+                Outcome("json", describe(matcher), actual, matches(matcher, actual, output))
+            )
         elif key == "json":
             document = output.get("json", jsonpath.MISSING)
             for jpath, m in matcher.items():

@@ -47,6 +47,7 @@ def step_entry(record: StepRecord) -> dict:
         "line": step.position.line,
         "status": record.status,
         "error": record.error,
+        "hint": step.hint,
         "started": _clean(record.started),
         "duration": round(record.duration, 6),
         "probe_time": round(record.probe_time, 6),

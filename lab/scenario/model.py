@@ -14,7 +14,8 @@ Shape (see docs/scenarios.md for the reference)::
 
 A step is a mapping with exactly one probe key (http, tcp, udp, line, ws, repeat,
 parallel, service, toxic, proxy, sleep, exec) and optionally ``name``, ``expect``,
-``bound`` (seconds before the scenario cuts the probe) and ``delay``.
+``bound`` (seconds before the scenario cuts the probe), ``delay`` and ``hint`` (shown
+when the step fails).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class Step:
     delay: float
     position: s.Position
     phase: str = "steps"
+    hint: str = ""  # shown when the step fails (exercise checks use it)
     children: list[Step] = field(default_factory=list)  # parallel's steps
 
 
@@ -72,6 +74,7 @@ def _step_schema() -> s.Schema:
         "expect": s.AnyValue(),  # checked against the probe's outputs below
         "bound": s.Num(0.01, 3600),
         "delay": s.Num(0, 600),
+        "hint": s.Str(),
     }
     fields = dict(common)
     for kind, module in PROBES.items():
@@ -255,6 +258,7 @@ def build_step(raw: dict, phase: str, path: tuple, marked: s.Marked) -> Step:
         delay=float(raw.get("delay", 0.0)),
         position=marked.position(path),
         phase=phase,
+        hint=" ".join(str(raw.get("hint", "")).split()),
         children=children,
     )
 

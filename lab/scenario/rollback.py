@@ -55,26 +55,27 @@ class Rollback:
             return [what for what, _ in self._undo]
 
     def run(self, safety_net: list[tuple[str, Callable[[], None]]]) -> list[RollbackAction]:
-        with _sigint_deferred():
-            actions: list[RollbackAction] = []
-            with self._lock:
-                steps, self._undo = list(reversed(self._undo)), []
-            for what, undo in [*steps, *safety_net]:
-                start = time.monotonic()
-                try:
-                    undo()
-                    actions.append(RollbackAction(what, True, duration=time.monotonic() - start))
-                except Exception as exc:  # every undo runs, even after another failed
-                    actions.append(
-                        RollbackAction(
-                            what, False, f"{type(exc).__name__}: {exc}", time.monotonic() - start
-                        )
+        """Every undo, newest first, then the safety net. The caller holds off signals
+        (``signals_deferred``) around this and whatever check follows it."""
+        actions: list[RollbackAction] = []
+        with self._lock:
+            steps, self._undo = list(reversed(self._undo)), []
+        for what, undo in [*steps, *safety_net]:
+            start = time.monotonic()
+            try:
+                undo()
+                actions.append(RollbackAction(what, True, duration=time.monotonic() - start))
+            except Exception as exc:  # every undo runs, even after another failed
+                actions.append(
+                    RollbackAction(
+                        what, False, f"{type(exc).__name__}: {exc}", time.monotonic() - start
                     )
-            return actions
+                )
+        return actions
 
 
 @contextmanager
-def _sigint_deferred() -> Iterator[None]:
+def signals_deferred() -> Iterator[None]:
     """Hold SIGINT (and SIGTERM) during rollback; re-raise as KeyboardInterrupt afterwards."""
     if threading.current_thread() is not threading.main_thread():
         yield

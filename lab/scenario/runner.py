@@ -7,6 +7,7 @@ reaches the main thread at once; the rollback then runs before anything else.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from lab.scenario.expectations import Outcome, check
 from lab.scenario.model import Scenario, Step
 from lab.scenario.probes import ACTIONS, PROBES
 from lab.scenario.probes.base import ProbeContext
-from lab.scenario.rollback import Rollback, RollbackAction
+from lab.scenario.rollback import Rollback, RollbackAction, signals_deferred
 from lab.scenario.variables import resolve_runtime
 
 
@@ -63,7 +64,8 @@ class ScenarioResult:
         """The first failing expectation as 'step: what expected X, got Y', or the error."""
         for record in self.records:
             for rec, outcome in record.failures():
-                return f"{rec.step.name}: {outcome.line()}"
+                hint = rec.step.hint or record.step.hint
+                return f"{rec.step.name}: {outcome.line()}" + (f" (hint: {hint})" if hint else "")
             if record.status == "error":
                 return f"{record.step.name}: {record.error}"
         return self.reason
@@ -102,6 +104,27 @@ class Interrupted(Exception):
         self.results = results
 
 
+def _steps(steps: list[Step]) -> list[Step]:
+    out: list[Step] = []
+    for step in steps:
+        out.append(step)
+        out += _steps(step.children)
+    return out
+
+
+def _uses(scenario: Scenario, predicate: Callable[[Step], bool]) -> bool:
+    return any(predicate(s) for s in _steps(scenario.setup + scenario.steps + scenario.teardown))
+
+
+def _may_touch_restapi(step: Step) -> bool:
+    """Could this step have sent anything to restapi (directly or through the proxy)?"""
+    if step.kind in ("exec", "parallel"):
+        return step.kind == "exec"  # a program may talk to anything
+    text = repr(step.spec)
+    literal_address = re.search(r"'target': '[^']*:\d+'", text) is not None
+    return "restapi" in text or "'url'" in text or "${" in text or literal_address
+
+
 def skip_reason(scenario: Scenario, backend: Any) -> str | None:
     if not scenario.needs:
         return None
@@ -132,6 +155,7 @@ class Runner:
         self.cancel = threading.Event()
         self._scenario_started = time.time()
         self._service_leftovers: list[str] | None = None
+        self._restapi_dirty = True  # unknown until this runner has reset it once
         # One client for the lab's own endpoints (creating one per call costs ~10 ms).
         self._http = httpx.Client(timeout=5.0, trust_env=False)
 
@@ -229,22 +253,35 @@ class Runner:
             result.status, result.reason = "error", f"{type(exc).__name__}: {exc}"
         finally:
             self._teardown(scenario, ctx, result, deadline)
-            self.listener.rolling_back(scenario)
-            self._service_leftovers = None
             try:
-                result.rollback = rollback.run(self._safety_net())
+                # From here to the clean-lab check, Ctrl-C waits: a half-done rollback
+                # would leave a fault behind, which is the one thing it must never do.
+                with signals_deferred():
+                    self._roll_back(scenario, rollback, result)
             except KeyboardInterrupt:
                 result.status, result.reason = "interrupted", "interrupted (Ctrl-C); rolled back"
-            result.leftovers = self._leftovers()
-            if result.leftovers and result.status == "passed":
-                result.status = "error"
-                result.reason = "rollback left the lab dirty: " + "; ".join(result.leftovers)
             result.duration = time.monotonic() - start
         return result
+
+    def _roll_back(self, scenario: Scenario, rollback: Rollback, result: ScenarioResult) -> None:
+        self.listener.rolling_back(scenario)
+        self._service_leftovers = None
+        careful = result.status in ("error", "interrupted")
+        check_services = careful or _uses(scenario, lambda step: step.kind in ("service", "exec"))
+        if not check_services:
+            self._service_leftovers = []  # no step could pause or stop a service
+        self._restapi_dirty = careful or _uses(scenario, _may_touch_restapi)
+        result.rollback = rollback.run(self._safety_net(check_services))
+        result.leftovers = self._leftovers()
+        if result.leftovers and result.status == "passed":
+            result.status = "error"
+            result.reason = "rollback left the lab dirty: " + "; ".join(result.leftovers)
 
     def _teardown(
         self, scenario: Scenario, ctx: ProbeContext, result: ScenarioResult, deadline: float
     ) -> None:
+        if result.status == "interrupted":
+            return  # Ctrl-C: straight to the rollback
         for step in scenario.teardown:
             try:
                 record = self._run_step(
@@ -267,20 +304,30 @@ class Runner:
             raise RuntimeError(f"POST {url} -> {response.status_code}: {response.text[:200]}")
 
     def _isolate(self) -> None:
-        """Each scenario starts from a known lab: no toxics, proxies enabled, seed data."""
+        """Each scenario starts from a known lab: no toxics, proxies enabled, seed data.
+
+        restapi is reset only when something since the last reset may have talked to it
+        (its reset rewrites the database, the largest fixed cost of a scenario)."""
         if self.proxy_api is not None:
             self.proxy_api.reset()
-        self._restapi_reset()
+        if self._restapi_dirty:
+            self._restapi_reset()
+            self._restapi_dirty = False
 
-    def _safety_net(self) -> list[tuple[str, Callable[[], None]]]:
+    def _safety_net(self, check_services: bool = True) -> list[tuple[str, Callable[[], None]]]:
         """Undo that does not trust the log. restapi's own settings are undone by the
         probe that changed them (see probes/http.py), so a scenario that never touched
-        restapi does not pay for a reset here; the next scenario's isolation resets it."""
+        restapi does not pay for a reset here; the next scenario's isolation resets it.
+        Services are checked whenever a step could have paused or stopped one."""
         net: list[tuple[str, Callable[[], None]]] = []
-        if self.backend is not None:
-            net.append(("bring back any paused, stopped or partitioned service", self._revive_services))
+        if self.backend is not None and check_services:
+            net.append(
+                ("bring back any paused, stopped or partitioned service", self._revive_services)
+            )
         if self.proxy_api is not None:
-            net.append(("proxy reset (remove every toxic, enable every proxy)", self.proxy_api.reset))
+            net.append(
+                ("proxy reset (remove every toxic, enable every proxy)", self.proxy_api.reset)
+            )
         return net
 
     def _revive_services(self) -> None:
@@ -306,7 +353,10 @@ class Runner:
                 found += self.proxy_api.dirty()
             if self._service_leftovers is None and self.backend is not None:
                 self._service_leftovers = self.backend.paused_or_stopped()
-            found += [f"service {name} is still paused or stopped" for name in self._service_leftovers or []]
+            found += [
+                f"service {name} is still paused or stopped"
+                for name in self._service_leftovers or []
+            ]
         except Exception as exc:
             found.append(f"could not verify the lab is clean: {exc}")
         return found

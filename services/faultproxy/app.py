@@ -114,9 +114,24 @@ def loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop
 
 
+def raise_fd_limit() -> None:
+    """Lift the soft descriptor limit to the hard one: each proxied connection holds two
+    sockets and two splice pipes, and a 1024 soft limit would cap us near 250."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard == resource.RLIM_INFINITY or hard > soft:
+            target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ImportError, ValueError, OSError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     log = setup_logging(SERVICE, args.log_level)
+    raise_fd_limit()
     port = args.port if args.port is not None else ports.default_port(SERVICE)
     try:
         extra = [e for e in os.environ.get(ALLOW_ENV, "").split(",") if e.strip()]

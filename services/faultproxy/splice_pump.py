@@ -18,7 +18,10 @@ import os
 from collections.abc import Callable
 
 SPLICE_AVAILABLE = hasattr(os, "splice") and hasattr(os, "SPLICE_F_NONBLOCK")
-PIPE_SIZE = 1 << 20
+# 256 KiB pipes: big enough for full-speed bursts, small enough that hundreds of
+# connections stay under an unprivileged user's pipe page budget
+# (/proc/sys/fs/pipe-user-pages-soft); over it, pipes shrink but still work.
+PIPE_SIZE = 1 << 18
 READ_SIZE = 1 << 18
 # Bursts per callback before yielding to the loop, so one fast stream cannot starve the
 # API or other connections.

@@ -49,18 +49,29 @@ class Chunk:
 class Channel:
     """A bounded FIFO of chunks between two stages, with ``None`` as end of stream.
 
-    ``maxsize`` counts items, which bounds memory per direction (chunks are <= 64 KiB)
-    and gives backpressure, so a slow writer stops the reader instead of growing a buffer.
+    Bounded in bytes (and items, for floods of tiny slices), which gives backpressure: a
+    slow writer stops the reader instead of growing a buffer. The byte bound also sets
+    how much a ``latency`` toxic can keep in flight: 2 MB at 100 ms is 20 MB/s per
+    connection, so the delay, not the buffer, is what a client notices.
     """
 
-    def __init__(self, maxsize: int = 64) -> None:
+    def __init__(self, max_bytes: int = 2 << 20, max_items: int = 4096) -> None:
         self._items: deque[Chunk | None] = deque()
-        self._maxsize = maxsize
+        self._bytes = 0
+        self._max_bytes = max_bytes
+        self._max_items = max_items
         self._not_empty: asyncio.Future[None] | None = None
         self._not_full: asyncio.Future[None] | None = None
 
     def __len__(self) -> int:
         return len(self._items)
+
+    @property
+    def nbytes(self) -> int:
+        return self._bytes
+
+    def _full(self) -> bool:
+        return self._bytes >= self._max_bytes or len(self._items) >= self._max_items
 
     def _wake(self, attr: str) -> None:
         fut = getattr(self, attr)
@@ -74,11 +85,14 @@ class Channel:
                 self._not_empty = asyncio.get_running_loop().create_future()
             await self._not_empty
         item = self._items.popleft()
-        self._wake("_not_full")
+        if item is not None:
+            self._bytes -= len(item.data)
+        if self._not_full is not None and not self._full():
+            self._wake("_not_full")
         return item
 
     async def put(self, item: Chunk | None) -> None:
-        while len(self._items) >= self._maxsize:
+        while self._full():
             if self._not_full is None or self._not_full.done():
                 self._not_full = asyncio.get_running_loop().create_future()
             await self._not_full
@@ -87,17 +101,22 @@ class Channel:
     def put_nowait(self, item: Chunk | None) -> None:
         """Append ignoring the bound (used when flushing on interrupt)."""
         self._items.append(item)
-        self._wake("_not_empty")
+        if item is not None:
+            self._bytes += len(item.data)
+        if self._not_empty is not None:
+            self._wake("_not_empty")
 
     def push_front(self, items: list[Chunk | None]) -> None:
         """Put ``items`` (in order) before everything queued: re-feeding a rebuilt chain."""
         self._items.extendleft(reversed(items))
+        self._bytes += sum(len(i.data) for i in items if i is not None)
         if self._items:
             self._wake("_not_empty")
 
     def drain(self) -> list[Chunk | None]:
         items = list(self._items)
         self._items.clear()
+        self._bytes = 0
         self._wake("_not_full")
         return items
 

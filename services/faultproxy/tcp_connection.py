@@ -147,15 +147,22 @@ class Direction:
     # ---- splice mode ------------------------------------------------------------------
 
     def _start_splice(self) -> None:
+        try:
+            self._pump = SplicePump(
+                self.loop,
+                self.src.fileno(),
+                self.dst.fileno(),
+                self._count,
+                self._on_pump_eof,
+                self._on_pump_error,
+            )
+        except OSError as exc:
+            # Out of descriptors or pipe pages: this direction still works, by copying.
+            log.warning("%s: no splice pipe (%s); copying instead", self.conn.describe(), exc)
+            self._start_chain()
+            self._rebuild([])
+            return
         self.mode = "splice"
-        self._pump = SplicePump(
-            self.loop,
-            self.src.fileno(),
-            self.dst.fileno(),
-            self._count,
-            self._on_pump_eof,
-            self._on_pump_error,
-        )
         self._pump.start()
 
     def _on_pump_eof(self) -> None:
@@ -277,6 +284,7 @@ class Direction:
                 conn=self.conn,
                 stream=self.stream,
                 state=self.conn.toxic_state(self.stream, key[0]),
+                on_effect=None if toxic is None else self._effect_reporter(toxic),
             )
             task = self.loop.create_task(self._run_stage(runtime, stub, gate))
             self._slots.append(StageSlot(key, task, stub, toxic))
@@ -288,6 +296,12 @@ class Direction:
                     self._migration, old_slots, old_channels, old_keys, new_keys, new_channels, gate
                 )
             )
+
+    def _effect_reporter(self, toxic: Toxic) -> Callable[[], None]:
+        def report() -> None:
+            self.conn.toxic_triggered(self.stream, toxic)
+
+        return report
 
     async def _migrate(
         self,
@@ -391,15 +405,19 @@ class Direction:
             if slot.toxic is not None and slot.toxic.name in names:
                 slot.toxic.runtime.removed(slot.stub)
 
-    def stop(self) -> None:
-        """Stop everything at once (the connection is closing)."""
+    def stop(self) -> list[asyncio.Task[Any]]:
+        """Stop everything at once (the connection is closing); return the tasks still
+        winding down, which the sockets must outlive (see `Connection._close_now`)."""
         if self._pump is not None:
             self._pump.close()
             self._pump = None
         tasks = (self._reader, self._writer, self._switching, self._migration)
-        for task in (*tasks, *(s.task for s in self._slots)):
-            if task is not None:
-                task.cancel()
+        live = [
+            t for t in (*tasks, *(s.task for s in self._slots)) if t is not None and not t.done()
+        ]
+        for task in live:
+            task.cancel()
+        return live
 
 
 class Connection:
@@ -432,6 +450,20 @@ class Connection:
 
     def describe(self) -> str:
         return f"{self.proxy_name}#{self.id} from {self.client_address}"
+
+    def toxic_triggered(self, stream: str, toxic: Toxic) -> None:
+        """A toxic acted on this connection (closed it, reset it): one event per toxic."""
+        state = self.toxic_state(stream, toxic.name)
+        if not state.get("_triggered"):
+            state["_triggered"] = True
+            self.proxy.ctx.events.publish(
+                "toxic.triggered",
+                proxy=self.proxy_name,
+                id=self.id,
+                toxic=toxic.name,
+                type=toxic.type,
+                stream=stream,
+            )
 
     def toxic_state(self, stream: str, name: str) -> dict[str, Any]:
         return self._states.setdefault((stream, name), {})
@@ -527,16 +559,29 @@ class Connection:
             return
         self.closed = True
         self.close_reason = reason
-        for direction in self.directions.values():
-            direction.stop()
-        for sock in (self.client, self.upstream):
-            if reset:
+        if reset:
+            for sock in (self.client, self.upstream):
                 with contextlib.suppress(OSError):
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            with contextlib.suppress(OSError):
-                sock.close()
+        live = [t for d in self.directions.values() for t in d.stop()]
+        if live:
+            # A cancelled task unregisters its fd callbacks only when it runs next. Closing
+            # the sockets first would let a new connection reuse the fd number and then
+            # lose its own callback to that late unregistration.
+            self.loop.create_task(self._close_sockets_after(live))
+        else:
+            self._close_sockets()
         self.finished.set()
         self.proxy.connection_closed(self, reset, reason)
+
+    async def _close_sockets_after(self, tasks: list[asyncio.Task[Any]]) -> None:
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._close_sockets()
+
+    def _close_sockets(self) -> None:
+        for sock in (self.client, self.upstream):
+            with contextlib.suppress(OSError):
+                sock.close()
 
     def to_json(self) -> dict[str, Any]:
         up, down = self.directions["upstream"], self.directions["downstream"]

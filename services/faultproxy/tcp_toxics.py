@@ -30,6 +30,8 @@ _rng = random.Random()
 # Durations are capped at a day: longer is a typo, and asyncio timers misbehave on
 # absurd values (OverflowError deep in the loop instead of a 400 at the API).
 MAX_MS = 86_400_000
+# How late the bandwidth schedule may run before it counts as idle and restarts.
+SCHEDULE_SLACK_S = 0.05
 
 
 class NoopToxic(StreamToxic):
@@ -74,11 +76,14 @@ class BandwidthToxic(StreamToxic):
             if chunk is None:
                 await stub.send(None)
                 return
-            # A schedule, not a sleep per piece: timer overshoot does not accumulate, and
-            # idle time does not bank credit for a later burst.
+            # A schedule, not a sleep per piece, so timer overshoot does not accumulate.
+            # Only a real pause (input ran dry for more than SCHEDULE_SLACK_S) restarts
+            # it, so idle time cannot bank credit for a large burst.
             data = chunk.data
             now = time.monotonic()
-            due = max(stub.state.get("due", now), now)
+            due = stub.state.get("due", now)
+            if now - due > SCHEDULE_SLACK_S:
+                due = now
             try:
                 for size in bandwidth_pieces(len(data), rate):
                     due += bandwidth_seconds(size, rate)

@@ -129,7 +129,12 @@ class HttpConnection:
             log.exception("route failed for %s %s", request.method, request.target[:200])
             response = error_response(500, "the server failed on this request; see its log")
         keep_alive = request.keep_alive and not response.close
-        data = encode(response, head_only=request.method == "HEAD", keep_alive=keep_alive)
+        data = encode(
+            response,
+            head_only=request.method == "HEAD",
+            keep_alive=keep_alive,
+            http10=request.version == "HTTP/1.0",
+        )
         self._out.append(data)
         if not keep_alive:
             self.closing = True

@@ -8,7 +8,6 @@ import time
 from collections import deque
 from typing import Any
 
-
 FIELDS = ("time", "peer", "method", "path", "status", "bytes", "duration_ms")
 
 
@@ -54,9 +53,7 @@ class RequestLog:
             entries = [e for e in entries if e[0] > since]
         if limit is not None:
             entries = entries[-limit:] if limit > 0 else []
-        return [
-            dict(zip(FIELDS, (*e[:6], round(e[6] * 1000.0, 3)), strict=True)) for e in entries
-        ]
+        return [dict(zip(FIELDS, (*e[:6], round(e[6] * 1000.0, 3)), strict=True)) for e in entries]
 
     def __len__(self) -> int:
         return len(self._entries)

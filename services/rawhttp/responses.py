@@ -105,7 +105,9 @@ def status_line(status: int) -> bytes:
     return line
 
 
-def encode(response: Response, *, head_only: bool = False, keep_alive: bool = True) -> bytes:
+def encode(
+    response: Response, *, head_only: bool = False, keep_alive: bool = True, http10: bool = False
+) -> bytes:
     """The wire bytes of ``response``; ``head_only`` for HEAD (length kept, body dropped)."""
     status = response.status
     parts = [status_line(status), _date.line(), response.raw_headers]
@@ -116,7 +118,12 @@ def encode(response: Response, *, head_only: bool = False, keep_alive: bool = Tr
         parts.append(b"Content-Length: %d\r\n" % len(body))
     else:
         body = b""
-    parts.append(b"\r\n" if keep_alive and not response.close else b"Connection: close\r\n\r\n")
+    if not keep_alive or response.close:
+        parts.append(b"Connection: close\r\n\r\n")
+    elif http10:  # an HTTP/1.0 client assumes a close unless told otherwise
+        parts.append(b"Connection: keep-alive\r\n\r\n")
+    else:
+        parts.append(b"\r\n")
     if not head_only:
         parts.append(body)
     return b"".join(parts)

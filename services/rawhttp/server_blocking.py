@@ -45,7 +45,10 @@ class BlockingServer:
                     continue
                 sock = tls_sock
             # The whole connection is served here; nobody else is accepted meanwhile.
-            drive_blocking(sock, peer, listener.factory(peer), self.stop_event)
+            try:
+                drive_blocking(sock, peer, listener.factory(peer), self.stop_event)
+            except Exception:  # a bug must cost this connection only, not the listener
+                log.exception("%s: connection from %s failed", listener.name, peer)
 
     def stop(self) -> None:
         self.stop_event.set()

@@ -102,10 +102,16 @@ class SelectorServer:
             for key, mask in sel.select(SWEEP_EVERY_S):
                 conn = key.data
                 if type(conn) is conn_type:
-                    if mask & READ:
-                        self._on_readable(conn)
-                    if mask & WRITE and conn.sock.fileno() >= 0:
-                        self._on_writable(conn)
+                    # A bug in one connection's protocol code must cost that connection,
+                    # not the loop every other client depends on (try is free in 3.11).
+                    try:
+                        if mask & READ:
+                            self._on_readable(conn)
+                        if mask & WRITE and conn.sock.fileno() >= 0:
+                            self._on_writable(conn)
+                    except Exception:
+                        log.exception("connection %s failed", conn.peer)
+                        self._close(conn, "internal error")
                 elif conn is None:
                     self._wake_r.recv(64)
                 else:
@@ -278,13 +284,17 @@ class SelectorServer:
             ):
                 self._close(conn, f"client read nothing for {SEND_TIMEOUT_S:g} s")
                 continue
-            deadline = conn.proto.deadline()
-            if deadline is not None and now >= deadline:
-                conn.proto.on_timeout(now)
-                if conn.handshaking:
-                    self._close(conn, "TLS handshake timed out")
-                else:
-                    self._flush(conn)
+            try:
+                deadline = conn.proto.deadline()
+                if deadline is not None and now >= deadline:
+                    conn.proto.on_timeout(now)
+                    if conn.handshaking:
+                        self._close(conn, "TLS handshake timed out")
+                    else:
+                        self._flush(conn)
+            except Exception:
+                log.exception("connection %s failed on a timeout", conn.peer)
+                self._close(conn, "internal error")
 
     def _close(self, conn: _Conn, error: str | None) -> None:
         if conn not in self.conns:

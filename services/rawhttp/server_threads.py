@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 
 from services.rawhttp.listeners import (
     Listener,
@@ -31,6 +32,8 @@ class ThreadPoolServer:
         self.stop_event = threading.Event()
         self._slots = threading.BoundedSemaphore(workers)
         self._threads: list[threading.Thread] = []
+        self._refused = 0
+        self._last_refusal_log = -1.0
 
     def start(self) -> None:
         for listener in self.listeners:
@@ -58,7 +61,19 @@ class ThreadPoolServer:
             ).start()
 
     def _refuse(self, listener: Listener, sock: socket.socket, peer: str) -> None:
-        log.warning("%s: all %d workers busy, refusing %s", listener.name, self.workers, peer)
+        # One line per second at most: a refusal storm must not become a log storm.
+        self._refused += 1
+        now = time.monotonic()
+        if now - self._last_refusal_log >= 1.0:
+            log.warning(
+                "%s: all %d workers busy, refused %d connection(s) (latest %s)",
+                listener.name,
+                self.workers,
+                self._refused,
+                peer,
+            )
+            self._refused = 0
+            self._last_refusal_log = now
         if listener.busy_reply and listener.tls is None:
             try:
                 sock.settimeout(1.0)

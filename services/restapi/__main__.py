@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> None:
 
         try:
             serve(settings)
-        except sqlite3.Error as exc:  # unreadable or corrupt database file
+        except (sqlite3.Error, OSError) as exc:  # unreadable, unwritable or corrupt database
             raise ServiceStartError(f"cannot open {settings.db_path}: {exc}") from None
 
     run_service(SERVICE, run)

@@ -15,11 +15,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from services.restapi import (
     docs_offline,
     practice,
+    practice_echo,
+    practice_streams,
     routes_lab,
     routes_orders,
     routes_users,
     websockets_chat,
 )
+from services.restapi.body_limit import BodyLimitMiddleware
 from services.restapi.openapi_doc import polish
 from services.restapi.problems import (
     ProblemError,
@@ -35,6 +38,7 @@ from services.restapi.settings import Settings
 from services.restapi.storage import Store
 
 log = logging.getLogger("restapi")
+MAX_BODY_BYTES = 2 * 1024 * 1024
 
 DESCRIPTION = """A realistic API to practise clients against: CRUD with pagination, bearer and
 basic auth, idempotency keys, ETags, rate limits with standard headers, and practice
@@ -77,11 +81,20 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(Exception, handle_unexpected)
 
-    for module in (routes_users, routes_orders, practice, websockets_chat, routes_lab):
+    for module in (
+        routes_users,
+        routes_orders,
+        practice,
+        practice_streams,
+        practice_echo,
+        websockets_chat,
+        routes_lab,
+    ):
         app.include_router(module.router)
     docs_offline.install(app)
 
     # Added last = outermost: the log sees the limiter's own 429s.
+    app.add_middleware(BodyLimitMiddleware, limit=MAX_BODY_BYTES)
     app.add_middleware(RateLimitMiddleware, limiter=app.state.limiter)
     app.add_middleware(RequestLogMiddleware, log=app.state.request_log)
 

@@ -44,11 +44,12 @@ E409 = {
     )
 }
 E412 = {412: problem_doc("If-Match did not match the current ETag")}
+E413 = {413: problem_doc("Request body over 2 MiB")}
 E415 = {415: problem_doc("Body is not application/json")}
 E422 = {422: problem_doc("Validation failed: every bad field and why", ValidationProblem)}
 E429 = {429: problem_doc("Rate limited: see Retry-After and the RateLimit headers")}
 READ_ERRORS = {**E404, **E422, **E429}
-WRITE_ERRORS = {**E400, **E401, **E403, **E404, **E409, **E412, **E415, **E422, **E429}
+WRITE_ERRORS = {**E400, **E401, **E403, **E404, **E409, **E412, **E413, **E415, **E422, **E429}
 
 
 def store_of(request: Request) -> Store:
@@ -180,10 +181,10 @@ bearer_scheme = HTTPBearer(
 )
 
 
-def writer(
+async def writer(
     request: Request, _: HTTPAuthorizationCredentials | None = Depends(bearer_scheme)
 ) -> Token:
-    """Dependency for writes: 401 without a known token, 403 without the ``write`` scope."""
+    """Dependency for writes (async: no thread hop): 401 without a known token, 403 without the ``write`` scope."""
     return require_scope(request.headers.get("authorization"), "write")
 
 
@@ -209,7 +210,7 @@ def paged(request: Request, items: list[Any], total: int, page: PageRequest) -> 
     return Response(json_bytes(items), media_type=JSON, headers=headers)
 
 
-def page_params(
+async def page_params(
     page: int = Query(1, ge=1, le=MAX_PAGE, description="1-based page number"),
     per_page: int = Query(
         DEFAULT_PER_PAGE,

@@ -14,6 +14,7 @@ as GitHub sends it) and ``Retry-After`` in delay-seconds on a refusal.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -22,6 +23,14 @@ from dataclasses import dataclass, field
 # even when the refill arithmetic lands a hair below a whole token.
 EPSILON = 1e-9
 
+HEADER_NAMES = {
+    b"ratelimit-policy": "RateLimit-Policy",
+    b"ratelimit": "RateLimit",
+    b"x-ratelimit-limit": "X-RateLimit-Limit",
+    b"x-ratelimit-remaining": "X-RateLimit-Remaining",
+    b"x-ratelimit-reset": "X-RateLimit-Reset",
+    b"retry-after": "Retry-After",
+}
 GROUP_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
 
@@ -90,17 +99,28 @@ class Decision:
 
     def headers(self, wall_now: float) -> list[tuple[str, str]]:
         """Response headers for this decision; ``wall_now`` is unix time for X-RateLimit-Reset."""
-        name = self.group
+        return [(HEADER_NAMES[k], v.decode()) for k, v in self.raw_headers(wall_now)]
+
+    def raw_headers(self, wall_now: float) -> list[tuple[bytes, bytes]]:
+        """The same as ASGI wants them (lower-case bytes), built with little work per request:
+        the parts that depend only on the policy are cached."""
+        policy_field, limit = _static_fields(self.group, self.policy.capacity, self.policy.window_s)
+        remaining = b"%d" % self.remaining
         out = [
-            ("RateLimit-Policy", f'"{name}";q={self.policy.capacity};w={self.policy.window_s}'),
-            ("RateLimit", f'"{name}";r={self.remaining};t={self.reset_s}'),
-            ("X-RateLimit-Limit", str(self.policy.capacity)),
-            ("X-RateLimit-Remaining", str(self.remaining)),
-            ("X-RateLimit-Reset", str(math.ceil(wall_now + self.reset_s))),
+            (b"ratelimit-policy", policy_field),
+            (b"ratelimit", b'"%s";r=%d;t=%d' % (self.group.encode(), self.remaining, self.reset_s)),
+            (b"x-ratelimit-limit", limit),
+            (b"x-ratelimit-remaining", remaining),
+            (b"x-ratelimit-reset", b"%d" % math.ceil(wall_now + self.reset_s)),
         ]
         if not self.allowed:
-            out.append(("Retry-After", str(self.retry_after_s)))
+            out.append((b"retry-after", b"%d" % self.retry_after_s))
         return out
+
+
+@functools.lru_cache(maxsize=64)
+def _static_fields(group: str, capacity: int, window_s: int) -> tuple[bytes, bytes]:
+    return f'"{group}";q={capacity};w={window_s}'.encode(), str(capacity).encode()
 
 
 @dataclass

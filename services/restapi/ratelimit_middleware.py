@@ -62,7 +62,7 @@ class RateLimitMiddleware:
         if decision is None:
             await self.app(scope, receive, send)
             return
-        headers = [(k.lower().encode(), v.encode()) for k, v in decision.headers(time.time())]
+        headers = decision.raw_headers(time.time())
         if not decision.allowed:
             scope[RATE_LIMITED_KEY] = True
             body = problem_bytes(
@@ -89,7 +89,7 @@ class RateLimitMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", ()), *headers]}
+                message["headers"] = [*message.get("headers", ()), *headers]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

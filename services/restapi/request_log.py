@@ -6,6 +6,7 @@ that fills it (outermost, so it also sees the 429s the rate limiter sends itself
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import deque
 from dataclasses import asdict, dataclass
@@ -19,6 +20,7 @@ CLIENT_KEY = "wirelab.client"
 RATE_LIMITED_KEY = "wirelab.rate_limited"
 # The lab's own traffic (checks reading this log, health probes) would drown the student's.
 UNLOGGED_PREFIXES = ("/_lab/", "/healthz")
+debug_log = logging.getLogger("restapi.requests")
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,18 @@ class RequestLog:
         return out[-limit:] if limit else out
 
 
+def _request_text(scope: Scope) -> str:
+    target = scope.get("raw_path", scope["path"].encode()).decode("latin-1")
+    if scope.get("query_string"):
+        target += "?" + scope["query_string"].decode("latin-1")
+    peer = scope.get("client") or ("?", 0)
+    lines = [
+        f"from {peer[0]}:{peer[1]}: {scope['method']} {target} HTTP/{scope.get('http_version', '1.1')}"
+    ]
+    lines += [f"{k.decode('latin-1')}: {v.decode('latin-1')}" for k, v in scope.get("headers", ())]
+    return "\n  ".join(lines)
+
+
 class RequestLogMiddleware:
     def __init__(self, app: ASGIApp, log: RequestLog) -> None:
         self.app, self.log = app, log
@@ -70,6 +84,8 @@ class RequestLogMiddleware:
             await self.app(scope, receive, send)
             return
         scope[CLIENT_KEY] = client = client_of(scope)
+        if debug_log.isEnabledFor(logging.DEBUG):  # --log-level debug: the request as sent
+            debug_log.debug("%s", _request_text(scope))
         path: str = scope["path"]
         if path.startswith(UNLOGGED_PREFIXES):
             await self.app(scope, receive, send)

@@ -30,12 +30,24 @@ def _positive(kind):
     return parse
 
 
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 0-65535, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m services.udpstream", description="UDP streamer and echo."
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=None, help="UDP port (default from services.ports)")
+    p.add_argument(
+        "--port", type=_port, default=None, help="UDP port (default from services.ports)"
+    )
     p.add_argument("--log-level", default=None, help="debug shows every control datagram")
     caps = p.add_argument_group("caps (per client = per source address)")
     caps.add_argument(

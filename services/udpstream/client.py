@@ -20,6 +20,8 @@ import math
 import secrets
 import select
 import socket
+import struct
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -31,6 +33,11 @@ from services.udpstream.stats import StreamStats, StreamSummary, wrap_diff
 CONTROL_PAD = 512  # so the server's replies fit in 3x what we send before validation
 RECV_BUFFER = 4 * 1024 * 1024
 DATA_PREFIX = wire.PREFIX.pack(wire.MAGIC, wire.VERSION, wire.KIND_DATA)
+# Linux's SO_TIMESTAMPNS (Python's socket module does not name it): the kernel stamps each
+# datagram when it arrives, CLOCK_REALTIME as a struct timespec of two 64-bit longs.
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+TIMESPEC = struct.Struct("qq")
+ANCILLARY_SPACE = socket.CMSG_SPACE(TIMESPEC.size) if hasattr(socket, "CMSG_SPACE") else 0
 REPLY_PREFIX = wire.REPLY_PREFIX
 
 
@@ -75,6 +82,8 @@ class MeasureResult(StreamSummary):
     validated: bool = False
     malformed: int = 0  # datagrams that were not well-formed udpstream datagrams
     other_streams: int = 0  # data datagrams of another stream id (an earlier run's tail)
+    kernel_timestamps: bool = False  # arrival times from the kernel (see measure())
+    sender_stalled_ms: float = 0.0  # the server fell this far behind its schedule (paused)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -152,6 +161,7 @@ class _Receiver:
         self.malformed = 0
         self.other_streams = 0
         self.last_data = time.monotonic()
+        self.kernel_timestamps = _enable_kernel_timestamps(sock)
 
     def set_stream(self, stream: int) -> None:
         self.stream = stream
@@ -181,13 +191,17 @@ class _Receiver:
             readable, _, _ = select.select([self.sock], [], [], max(0.0, wait))
             if not readable:
                 return replies
-            recv, now_ns = self.sock.recv, time.time_ns
+            sock, now_ns, kernel = self.sock, time.time_ns, self.kernel_timestamps
             for _ in range(4096):
                 try:
-                    data = recv(65535)
+                    if kernel:
+                        data, ancillary, _, _ = sock.recvmsg(65535, ANCILLARY_SPACE)
+                        recv_ns = _kernel_ns(ancillary) or now_ns()
+                    else:
+                        data = sock.recv(65535)
+                        recv_ns = now_ns()
                 except BlockingIOError:
                     break
-                recv_ns = now_ns()
                 if data[:4] == DATA_PREFIX:
                     self._data(data, recv_ns)
                     continue
@@ -199,6 +213,24 @@ class _Receiver:
         except ConnectionRefusedError:
             raise _refused(self.host, self.port) from None
         return replies
+
+
+def _enable_kernel_timestamps(sock: socket.socket) -> bool:
+    if not sys.platform.startswith("linux") or not ANCILLARY_SPACE:
+        return False
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    except OSError:
+        return False
+    return True
+
+
+def _kernel_ns(ancillary: list) -> int | None:
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= TIMESPEC.size:
+            sec, nsec = TIMESPEC.unpack_from(data)
+            return sec * 1_000_000_000 + nsec
+    return None
 
 
 def measure(
@@ -226,6 +258,10 @@ def measure(
     :param linger: after the end message, how long to wait for datagrams still in flight
         (reordered behind it), unless all have arrived.
     :param progress: called about every 100 ms with a :class:`Progress`.
+
+    Arrival times are the kernel's receive timestamps (SO_TIMESTAMPNS) on Linux, so a
+    receiver that is slow to read (a busy machine) does not inflate jitter and delay;
+    elsewhere they are taken when the datagram is read (``result.kernel_timestamps``).
     :raises UdpStreamError: nothing listening, the server refused (its message), no answer.
     """
     if (count is None) == (duration is None):
@@ -279,6 +315,8 @@ def measure(
                 if kind == "validated" or (kind == "accept" and reply.get("validated")):
                     validated = True
                 elif kind == "end" and reply.get("stream") == stream and end is None:
+                    if not isinstance(reply.get("sent"), int) or reply["sent"] < 0:
+                        reply = {**reply, "sent": expected}  # a garbled count: trust the accept
                     end = reply
                     end_linger = time.monotonic() + linger
                 elif kind == "error" and "no stream" not in str(reply.get("error")):
@@ -308,7 +346,13 @@ def measure(
         validated=validated,
         malformed=rx.malformed,
         other_streams=rx.other_streams,
+        kernel_timestamps=rx.kernel_timestamps,
+        sender_stalled_ms=_number(end.get("stalled_ms")) if end is not None else 0.0,
     )
+
+
+def _number(value) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
 
 
 def _progress(stats: StreamStats, expected: int, elapsed: float) -> Progress:
@@ -334,7 +378,13 @@ def _open(sock: socket.socket, rx: _Receiver, request: dict, timeout: float) -> 
             for reply in rx.drain(0.05):
                 if reply.get("id") != request["id"]:
                     continue
-                if reply.get("type") == "accept" and isinstance(reply.get("stream"), int):
+                if reply.get("type") == "accept":
+                    if not all(
+                        isinstance(reply.get(k), int) and reply[k] > 0 for k in ("stream", "count")
+                    ):
+                        raise UdpStreamError(
+                            f"malformed accept reply from the server: {reply!r:.200}"
+                        )
                     return reply
                 if reply.get("type") == "error":
                     raise UdpStreamError(f"server refused the stream: {reply.get('error')}")

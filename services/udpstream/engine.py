@@ -310,7 +310,13 @@ class Engine:
             reason,
             stream.pacer.sent,
         )
-        message = {"type": "end", "stream": stream.id, "reason": reason, "sent": stream.pacer.sent}
+        message = {
+            "type": "end",
+            "stream": stream.id,
+            "reason": reason,
+            "sent": stream.pacer.sent,
+            "stalled_ms": round(stream.pacer.slipped_ns / 1e6, 3),
+        }
         out = []
         for _ in range(END_COPIES):
             out += self._reply(stream.client, message)

@@ -51,28 +51,39 @@ class UdpStreamServer:
             except OSError as exc:
                 if exc.errno in (errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH):
                     continue  # an ICMP error queued for an earlier send: not our problem now
-                raise
-            for reply, to in engine.receive(data, addr, time.monotonic_ns()):
+                engine.counters["recv_errors"] += 1
+                log.warning("receive failed: %s", exc)
+                return
+            try:
+                out = engine.receive(data, addr, time.monotonic_ns())
+            except Exception:
+                # The engine answers all bad input itself (and is fuzzed for it); should a
+                # bug slip through, one datagram must still not stop the other clients.
+                engine.counters["internal_errors"] += 1
+                log.exception("internal error on a datagram from %s: %r", addr, data[:64])
+                continue
+            for reply, to in out:
                 self._send(reply, to)
 
     def serve_forever(self) -> None:
         engine, sock = self.engine, self.sock
         sendto = sock.sendto
         while not self._stopping:
-            now = time.monotonic_ns()
-            for data, addr in engine.send_due(now):
-                try:
-                    sendto(data, addr)
-                except OSError as exc:
-                    engine.counters["send_errors"] += 1
-                    log.debug("send to %s failed: %s", addr, exc)
             wait, spin = engine.next_wait(time.monotonic_ns())
             if spin:
                 # The last few microseconds before a due time (see pacing.py for the bound).
                 until = time.monotonic_ns() + int(wait * 1e9)
                 while time.monotonic_ns() < until:
                     pass
-                continue
+                wait = 0.0
+            # Input first: after a stall (SIGSTOP) the keepalives queued meanwhile must be
+            # seen before the streams' clients are judged silent.
             readable, _, _ = select.select([sock], [], [], min(wait, MAX_WAIT_S))
             if readable:
                 self._read_batch()
+            for data, addr in engine.send_due(time.monotonic_ns()):
+                try:
+                    sendto(data, addr)
+                except OSError as exc:
+                    engine.counters["send_errors"] += 1
+                    log.debug("send to %s failed: %s", addr, exc)

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from lab.cli_udp import udp_app
 from services.udpstream.health import probe
+from tests.services.udpstream.udp_helpers import FaultyRelay
 from tests.support import free_port, service_process
 
 runner = CliRunner()
@@ -29,7 +30,18 @@ def invoke(*args: str):
 
 
 def test_measure_json(target):
-    res = invoke("measure", "--target", target, "--rate", "2000", "--size", "100", "--count", "1000", "--json")
+    res = invoke(
+        "measure",
+        "--target",
+        target,
+        "--rate",
+        "2000",
+        "--size",
+        "100",
+        "--count",
+        "1000",
+        "--json",
+    )
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)  # JSON only: nothing else on stdout
     assert (data["sent"], data["received"], data["lost"], data["duplicates"]) == (1000, 1000, 0, 0)
@@ -38,10 +50,12 @@ def test_measure_json(target):
 
 
 def test_measure_table_and_interval_view(target):
-    res = invoke("measure", "--target", target, "--rate", "500", "--size", "64", "--duration", "0.4")
+    res = invoke(
+        "measure", "--target", target, "--rate", "500", "--size", "64", "--duration", "0.4"
+    )
     assert res.exit_code == 0, res.output
     for text in ("sent", "received", "lost", "0 (0.00 %)", "duplicated", "out of order", "jitter (RFC 3550)",
-                 "one-way delay spread", "throughput", "longest loss burst", "per 100 ms slice", "0.3 s"):  # fmt: skip
+                 "one-way delay spread", "throughput", "sender's pace", "longest loss burst", "per 100 ms slice", "0.3 s"):  # fmt: skip
         assert text in res.output, text
     assert "200" in res.output
 
@@ -59,7 +73,10 @@ def test_ping_json_and_table(target):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["measure", "--rate", "100", "--count", "5", "--duration", "1"], "give --count or --duration, not both"),
+        (
+            ["measure", "--rate", "100", "--count", "5", "--duration", "1"],
+            "give --count or --duration, not both",
+        ),
         (["measure", "--rate", "10000000", "--count", "5"], "rate 10000000 out of bounds"),
         (["measure", "--size", "2000", "--count", "5"], "size 2000 out of bounds: 26..1472"),
         (["measure", "--duration", "0", "--count", "5"], "not both"),
@@ -86,3 +103,22 @@ def test_bad_target_and_nothing_listening():
 def test_typer_rejects_nonsense_numbers():
     res = invoke("measure", "--rate", "fast")
     assert res.exit_code == 2 and "Invalid value" in res.output and "Traceback" not in res.output
+
+
+def test_measure_shows_loss_through_a_damaging_relay(target):
+    relay = FaultyRelay(int(target.rsplit(":", 1)[1]))
+    relay.start()
+    try:
+        args = ["measure", "--target", f"127.0.0.1:{relay.port}", "--rate", "3000", "--size", "100"]
+        res = invoke(*args, "--count", "3000")
+    finally:
+        relay.close()
+    assert res.exit_code == 0, res.output
+    # the relay drops 49 (one burst of 20), duplicates 30 and delays 30 by two places
+    for text in (
+        "49 (1.63 %)",
+        "30 (max distance 2)",
+        "20 (30 bursts)",
+        "│ 0.3 s │      278 │   22 │",
+    ):
+        assert text in res.output, text

@@ -48,7 +48,7 @@ def check(ctx: CheckContext) -> None:
     }
     set_limit("practice", capacity, refill)
     try:
-        since = time.time() - 0.05
+        since = time.time()
         run = ctx.run(env, timeout=ctx.param("timeout", 60.0))
         log = [
             e
@@ -65,7 +65,9 @@ def check(ctx: CheckContext) -> None:
         f"all {count} resources were fetched (200)",
         wanted <= fetched,
         f"restapi served {len(fetched & wanted)} of {count}; it logged {len(log)} requests from {client}",
-        "a 429 is not a failure: wait, then ask for the same resource again",
+        "a 429 is not a failure: wait, then ask for the same resource again"
+        if log
+        else f"send 'Authorization: Bearer {token}' (WIRELAB_TOKEN) so restapi can tell your requests apart",
     )
 
     refused = [i for i, e in enumerate(log) if e.get("status") == 429]

@@ -25,7 +25,9 @@ def orders_with_prefix(prefix: str) -> list[dict]:
         while True:
             response = client.get("/api/orders", params={"page": page, "per_page": 100})
             if response.status_code != 200:
-                raise evidence.LabUnavailable(f"restapi would not list orders ({response.status_code})")
+                raise evidence.LabUnavailable(
+                    f"restapi would not list orders ({response.status_code})"
+                )
             batch = response.json()
             batch = batch.get("items", batch) if isinstance(batch, dict) else batch
             found += [o for o in batch if str(o.get("item", "")).startswith(prefix)]
@@ -39,7 +41,9 @@ def delete_orders(orders: list[dict], token: str) -> None:
     with httpx.Client(base_url=evidence.url("restapi"), timeout=10, trust_env=False) as client:
         for order in orders:
             try:
-                client.delete(f"/api/orders/{order['id']}", headers={"Authorization": f"Bearer {token}"})
+                client.delete(
+                    f"/api/orders/{order['id']}", headers={"Authorization": f"Bearer {token}"}
+                )
             except httpx.HTTPError:
                 pass
 
@@ -56,15 +60,31 @@ def check(ctx: CheckContext) -> None:
         "WIRELAB_ITEM": item,
         "WIRELAB_COUNT": str(count),
     }
-    since = time.time() - 0.05
+    since = time.time()
     with (
-        evidence.toxic(proxy, "exercise_reset", "http_reset", "upstream", toxicity=ctx.param("reset_toxicity", 0.3)),
-        evidence.toxic(proxy, "exercise_cut", "limit_data", "downstream", bytes=ctx.param("cut_after_bytes", 1250)),
+        evidence.toxic(
+            proxy,
+            "exercise_reset",
+            "http_reset",
+            "upstream",
+            toxicity=ctx.param("reset_toxicity", 0.3),
+        ),
+        evidence.toxic(
+            proxy,
+            "exercise_cut",
+            "limit_data",
+            "downstream",
+            bytes=ctx.param("cut_after_bytes", 1250),
+        ),
     ):
         run = ctx.run(env, timeout=ctx.param("timeout", 60.0))
     ctx.expect_clean_exit(run)
     orders = orders_with_prefix(item)
-    posts = [e for e in evidence.request_log("restapi", since, client=client) if e.get("method") == "POST"]
+    posts = [
+        e
+        for e in evidence.request_log("restapi", since, client=client)
+        if e.get("method") == "POST"
+    ]
     try:
         by_item: dict[str, list[int]] = {}
         for order in orders:
@@ -77,14 +97,22 @@ def check(ctx: CheckContext) -> None:
             f"every one of the {count} orders exists",
             not missing,
             f"{len(wanted) - len(missing)} of {count} exist"
-            + (f"; missing: {', '.join(m.rsplit(' ', 1)[1] for m in missing[:10])}" if missing else ""),
+            + (
+                f"; missing: {', '.join(m.rsplit(' ', 1)[1] for m in missing[:10])}"
+                if missing
+                else ""
+            ),
             "a broken connection is not a refusal: retry the POST until it gets an answer",
         )
         ctx.expect(
             "no order exists twice",
             not doubled and not extra,
             f"{len(orders)} orders for {count} intended; restapi received {len(posts)} POSTs"
-            + (f"; twice or more: {', '.join(k.rsplit(' ', 1)[1] for k in doubled)}" if doubled else ""),
+            + (
+                f"; twice or more: {', '.join(k.rsplit(' ', 1)[1] for k in doubled)}"
+                if doubled
+                else ""
+            ),
             "the connection may break after the order was created: send the same "
             "Idempotency-Key header on every retry of one order (a fresh key per order)",
         )

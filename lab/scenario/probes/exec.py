@@ -5,6 +5,8 @@ Targets are resolved by the backend and handed over as environment variables (an
 ``targets: {TARGET: restapi.via_proxy}`` sets ``TARGET=127.0.0.1:18000``,
 ``TARGET_HOST``, ``TARGET_PORT`` and ``TARGET_URL``. The lab's port variables
 (``WIRELAB_<ENDPOINT>_PORT``) are set too, so a program using ``services.ports`` agrees.
+``background: true`` leaves the program running (a student's server) until the rollback
+stops it; ``ready_port`` waits until it listens there (within ``timeout``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 import os
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -20,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.scenario import schema as s
+from lab.scenario.errors import ProbeError
 from lab.scenario.probes.base import COMMON_OUTPUTS, ProbeContext, ok_output, text_of
 from services.ports import all_endpoint_names, env_var_for
 
@@ -31,6 +35,8 @@ SCHEMA = s.Fields(
         "targets": s.Fields({}, extra=s.Str()),
         "stdin": s.Str(),
         "cwd": s.Str(),
+        "background": s.Bool(),
+        "ready_port": s.Int(1, 65535),
     },
     required=("run", "timeout"),
     expected="an exec probe: {run: [program, args...], timeout: seconds, targets: {...}}",
@@ -44,6 +50,7 @@ OUTPUTS = {
     "stdout_lines": "standard output split into lines",
     "json": "standard output parsed as JSON, when it is JSON",
     "timed_out": "whether the program ran past its timeout and was killed",
+    "pid": "background: the program's process id",
 }
 
 
@@ -97,19 +104,33 @@ def run(spec: dict, ctx: ProbeContext) -> dict:
             "error_detail": f"cannot run {argv[0]!r}: {exc.strerror}",
             "elapsed": 0.0,
         }
+    if spec.get("background"):
+        return _background(proc, argv, spec, ctx, start)
+    stdin: bytes | None = (spec.get("stdin") or "").encode()
+    deadline = start + float(spec["timeout"])
     try:
-        stdout, stderr = proc.communicate(
-            input=(spec.get("stdin") or "").encode(), timeout=spec["timeout"]
-        )
-        out.update(ok_output())
-    except subprocess.TimeoutExpired:
-        _kill_group(proc)
-        stdout, stderr = proc.communicate()
-        out.update(
-            timed_out=True, error="exec_timeout", error_detail=f"killed after {spec['timeout']:g}s"
-        )
+        while True:
+            # Short waits, so a Ctrl-C of the run (ctx.cancel) kills the program at once
+            # even though this probe runs in a worker thread.
+            try:
+                stdout, stderr = proc.communicate(input=stdin, timeout=0.1)
+                out.update(ok_output())
+                break
+            except subprocess.TimeoutExpired:
+                stdin = None  # already written
+                if ctx.cancel.is_set():
+                    raise ProbeError("error", "cancelled") from None
+                if time.monotonic() >= deadline:
+                    _kill_group(proc)
+                    stdout, stderr = proc.communicate()
+                    out.update(
+                        timed_out=True,
+                        error="exec_timeout",
+                        error_detail=f"killed after {spec['timeout']:g}s",
+                    )
+                    break
     except BaseException:
-        _kill_group(proc)  # Ctrl-C: never leave a student's program running
+        _kill_group(proc)  # never leave a student's program running
         proc.communicate()
         raise
     out["elapsed"] = time.monotonic() - start
@@ -122,6 +143,53 @@ def run(spec: dict, ctx: ProbeContext) -> dict:
     except ValueError:
         pass
     return out
+
+
+def _background(
+    proc: subprocess.Popen, argv: list[str], spec: dict, ctx: ProbeContext, start: float
+) -> dict:
+    """Leave the program running (a student's server, say) until the rollback stops it.
+
+    With ``ready_port``, wait (up to ``timeout``) until it accepts TCP connections there.
+    """
+    what = f"stop background program {Path(argv[0]).name} (pid {proc.pid})"
+
+    def stop() -> None:
+        if proc.poll() is None:
+            _kill_group(proc)
+        proc.communicate(timeout=5)
+
+    ctx.rollback.register(what, stop)
+    out: dict[str, Any] = {"pid": proc.pid, "exit_code": None, "timed_out": False}
+    port = spec.get("ready_port")
+    deadline = start + float(spec["timeout"])
+    while port is not None:
+        if proc.poll() is not None:
+            _, stderr = proc.communicate()
+            detail = stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
+            return {
+                **out,
+                "exit_code": proc.returncode,
+                "stderr": text_of(stderr),
+                "error": "error",
+                "error_detail": f"exited with {proc.returncode} before listening on {port}: "
+                + " | ".join(detail),
+                "elapsed": time.monotonic() - start,
+            }
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            if time.monotonic() >= deadline:
+                return {
+                    **out,
+                    "timed_out": True,
+                    "error": "exec_timeout",
+                    "error_detail": f"nothing listened on port {port} within {spec['timeout']:g}s",
+                    "elapsed": time.monotonic() - start,
+                }
+            ctx.sleep(0.05)
+    return ok_output(**out, elapsed=time.monotonic() - start)
 
 
 def _kill_group(proc: subprocess.Popen) -> None:

@@ -76,6 +76,10 @@ OUTPUTS = {
     "peer_closed": "whether the peer closed (EOF) during the exchange",
     "http_status": "the status code, when the reply starts with an HTTP status line",
     "throughput_kBps": "received kilobytes (1000 bytes) per second, from connect to the end",
+    "http_valid": "whether the reply parses as one correct HTTP/1.1 response (checked with h11)",
+    "http_problem": "why the reply is not a correct HTTP response (empty when it is)",
+    "http_headers": "the reply's headers, when it parses as HTTP",
+    "http_body": "the reply's body as text, when it parses as HTTP",
 }
 
 
@@ -149,10 +153,59 @@ def run(spec: dict, ctx: ProbeContext) -> dict:
     out["sha256"] = sha256(bytes(received))
     match = re.match(rb"HTTP/\d\.\d (\d{3})", bytes(received[:32]))
     out["http_status"] = int(match.group(1)) if match else None
+    out.update(http_check(bytes(received), _request_method(payload)))
     out["elapsed"] = time.monotonic() - start
     moving = out["elapsed"] - out.get("connect_time", 0.0)
     out["throughput_kBps"] = len(received) / 1000.0 / moving if moving > 0 else 0.0
     return out
+
+
+def _request_method(payload: bytes) -> str:
+    word = payload.split(b" ", 1)[0]
+    return word.decode("ascii", "replace") if word.isalpha() and word.isupper() else "GET"
+
+
+def http_check(data: bytes, method: str = "GET") -> dict[str, Any]:
+    """Parse ``data`` as the answer to one request, with h11 (a strict, independent parser).
+
+    A student's server passes only if its bytes form one complete, well-framed response.
+    """
+    import h11
+
+    result: dict[str, Any] = {
+        "http_valid": False,
+        "http_problem": "",
+        "http_headers": {},
+        "http_body": "",
+    }
+    if not data:
+        result["http_problem"] = "no bytes received"
+        return result
+    conn = h11.Connection(h11.CLIENT)
+    try:
+        conn.send(h11.Request(method=method, target="/", headers=[("Host", "lab")]))
+        conn.send(h11.EndOfMessage())
+        conn.receive_data(data)
+        conn.receive_data(b"")  # the exchange is over: what is there is all there is
+        body = b""
+        while True:
+            event = conn.next_event()
+            if isinstance(event, h11.Response):
+                result["http_headers"] = {
+                    k.decode("latin-1"): v.decode("latin-1") for k, v in event.headers
+                }
+            elif isinstance(event, h11.Data):
+                body += event.data
+            elif isinstance(event, h11.EndOfMessage):
+                result["http_valid"] = True
+                break
+            elif event is h11.NEED_DATA or isinstance(event, h11.ConnectionClosed):
+                result["http_problem"] = "the response ended before it was complete"
+                break
+        result["http_body"] = text_of(body)
+    except h11.ProtocolError as exc:
+        result["http_problem"] = f"not valid HTTP/1.1: {exc}"
+    return result
 
 
 def _send_all(sock: socket.socket, payload: bytes, spec: dict, errors: list[BaseException]) -> None:

@@ -4,10 +4,12 @@ The core puts the request stage at the head of the client -> server chain and th
 stage at the head of the server -> client chain (see `http_hook`). Each stage feeds what it
 reads into the shared exchange and sends the exchange's queue for its own direction, waiting
 for each item's due time. Either side may queue output for the other (a request answered by
-the proxy goes to the client), so each stage waits for its input *or* a wake-up.
+the proxy goes to the client), so each stage can be woken while it waits for input.
 
 The exchange lives as long as the connection: chains are rebuilt on every toxic change and
-new stages carry on where the old ones stopped. If the last http toxic is removed while a
+new stages carry on where the old ones stopped. A stage waits only on its input channel;
+when the other side queues it output, it is woken by an empty chunk put in that channel
+(cheaper than waiting on two things, which would need a task per chunk). If the last http toxic is removed while a
 message is half through, the exchange hands everything it holds on at once and relays the
 rest of the connection untouched, so no byte is lost.
 """
@@ -24,7 +26,8 @@ from typing import Any
 from services.faultproxy.http_faults.exchange import FIN, RESET, HttpExchange, Out
 from services.faultproxy.http_faults.matching import RequestHead
 from services.faultproxy.http_faults.plan import Plan, ToxicView, plan_request
-from services.faultproxy.stream_toxic import Chunk, StreamToxic, ToxicStub
+from services.faultproxy.http_faults.stats_events import stats_events_for
+from services.faultproxy.stream_toxic import Channel, Chunk, StreamToxic, ToxicStub
 
 UPSTREAM, DOWNSTREAM = "upstream", "downstream"
 
@@ -35,16 +38,24 @@ class HttpFaultLayer:
         self._toxics = toxics
         self._report = report
         self._rng = random.Random()
+        self._stats_events = stats_events_for(report)
+        self._counted = False
         self.exchange = HttpExchange(self._decide, self._rng)
         self._generation = {UPSTREAM: 0, DOWNSTREAM: 0}
-        self._wakers: dict[str, asyncio.Future[None] | None] = {UPSTREAM: None, DOWNSTREAM: None}
+        # The input channel of a stage that is waiting for input, per direction.
+        self._waiting: dict[str, Channel | None] = {UPSTREAM: None, DOWNSTREAM: None}
 
     def _decide(self, head: RequestHead) -> Plan:
-        return plan_request(head, self._toxics(), self._rng, self._count)
+        self._counted = False
+        plan = plan_request(head, self._toxics(), self._rng, self._count)
+        if self._counted:
+            self._stats_events.changed()  # once the request is fully counted
+        return plan
 
     def _count(self, toxic: ToxicView, outcome: str, detail: dict[str, Any]) -> None:
         if self._report is not None:
             self._report.request(toxic, outcome, **detail)
+            self._counted = True
 
     # -- the HttpLayer interface (http_hook) -------------------------------------------------
     def request_stage(self) -> StreamToxic:
@@ -71,14 +82,18 @@ class HttpFaultLayer:
         else:
             ex.from_upstream(chunk.data, now)
         # Feeding one side can queue output for the other (an answer, an end): wake it.
-        for name, waker in self._wakers.items():
-            if waker is not None and not waker.done() and self.queue(name):
-                waker.set_result(None)
+        self.poke(DOWNSTREAM if direction == UPSTREAM else UPSTREAM)
 
-    def waker(self, direction: str) -> asyncio.Future[None]:
-        fut = asyncio.get_running_loop().create_future()
-        self._wakers[direction] = fut
-        return fut
+    def waiting(self, direction: str, channel: Channel | None) -> None:
+        self._waiting[direction] = channel
+
+    def poke(self, direction: str) -> None:
+        """Wake ``direction``'s stage if it waits for input while the other side queued it
+        output: an empty chunk in its input channel (it means nothing but "look again")."""
+        channel = self._waiting.get(direction)
+        if channel is not None and self.queue(direction):
+            self._waiting[direction] = None
+            channel.put_nowait(Chunk(b""))
 
     def stage_stopped(self, stage: _ExchangeStage, stub: ToxicStub) -> None:
         """A stage was cancelled. If no newer stage replaced it, hand on what is held."""
@@ -104,24 +119,17 @@ class _ExchangeStage(StreamToxic):
 
     async def pipe(self, stub: ToxicStub) -> None:
         layer = self.layer
-        receiving: asyncio.Future[Chunk | None] | None = None
         try:
             while True:
                 if await self._send_due(stub):
                     return
-                if receiving is None:
-                    receiving = asyncio.ensure_future(stub.recv())
-                waker = layer.waker(self.direction)
-                await asyncio.wait((receiving, waker), return_when=asyncio.FIRST_COMPLETED)
-                if receiving.done():
-                    chunk, receiving = receiving.result(), None
+                layer.waiting(self.direction, stub.input)
+                chunk = await stub.recv()  # cancellation-safe: nothing is taken if cancelled
+                layer.waiting(self.direction, None)
+                if chunk is None or chunk.data:  # an empty chunk is only a poke
                     layer.feed(self.direction, chunk)
         except asyncio.CancelledError:
-            if receiving is not None:
-                if receiving.done() and not receiving.cancelled():
-                    layer.feed(self.direction, receiving.result())  # read already: keep it
-                else:
-                    receiving.cancel()  # Channel.get is cancellation-safe: nothing is taken
+            layer.waiting(self.direction, None)
             layer.stage_stopped(self, stub)
             raise
 

@@ -114,7 +114,7 @@ class Session:
         if self.closed:
             return
         self.flush(stream)
-        self.proxy.publish_counters()
+        self.proxy.counters_changed()
 
     def close(self) -> None:
         if self.closed:

@@ -79,7 +79,11 @@ def test_unknown_expectation_field_lists_what_the_probe_reports(tmp_path: Path) 
 def test_bad_matcher_operator(tmp_path: Path) -> None:
     text = GOOD.replace("{max: 2}", "{maxx: 2}")
     [message] = problems(tmp_path, text)
-    assert ":11:" in message and "unknown matcher 'maxx'" in message and "did you mean 'max'?" in message
+    assert (
+        ":11:" in message
+        and "unknown matcher 'maxx'" in message
+        and "did you mean 'max'?" in message
+    )
 
 
 def test_about_without_tolerance_is_refused(tmp_path: Path) -> None:
@@ -98,13 +102,18 @@ def test_missing_required_keys_are_all_reported(tmp_path: Path) -> None:
 def test_unknown_variable(tmp_path: Path) -> None:
     text = GOOD.replace('"${t}"', '"${tt}"')
     [message] = problems(tmp_path, text)
-    assert ":8:" in message and "unknown variable ${tt}" in message and "did you mean 't'?" in message
+    assert (
+        ":8:" in message and "unknown variable ${tt}" in message and "did you mean 't'?" in message
+    )
 
 
 def test_unknown_target_and_placeholder_target(tmp_path: Path) -> None:
     text = GOOD.replace('target: "${host}"', "target: restapi.via_proxi")
     [message] = problems(tmp_path, text)
-    assert "unknown target 'restapi.via_proxi'" in message and "did you mean 'restapi.via_proxy'?" in message
+    assert (
+        "unknown target 'restapi.via_proxi'" in message
+        and "did you mean 'restapi.via_proxy'?" in message
+    )
     text = GOOD.replace('target: "${host}", path: /x', 'url: "${url:rawhttpp}/x"')
     [message] = problems(tmp_path, text)
     assert "${url:rawhttpp}" in message and "did you mean 'rawhttp'?" in message
@@ -123,7 +132,7 @@ def test_toxic_type_and_proxy_typos(tmp_path: Path) -> None:
 
 def test_yaml_syntax_error_has_a_position(tmp_path: Path) -> None:
     [message] = problems(tmp_path, "name: x\nsteps: [\n  - a\n")
-    assert "YAML syntax error" in message and ":3:" in message or ":4:" in message
+    assert "YAML syntax error" in message and (":3:" in message or ":4:" in message)
 
 
 def test_duplicate_keys_are_refused(tmp_path: Path) -> None:
@@ -133,7 +142,7 @@ def test_duplicate_keys_are_refused(tmp_path: Path) -> None:
 
 
 def test_on_is_a_word_not_a_boolean(tmp_path: Path) -> None:
-    text = GOOD.replace('timeout: "${t}"}', 'timeout: 1, retries: {max: 2, on: [429, reset]}}')
+    text = GOOD.replace('timeout: "${t}"}', "timeout: 1, retries: {max: 2, on: [429, reset]}}")
     scenario = load(tmp_path, text)
     assert scenario.steps[0].spec["retries"]["on"] == [429, "reset"]
 

@@ -41,12 +41,19 @@ class Api:
 
     def create(self, name: str, upstream_port: int, **extra: Any) -> int:
         """Create a proxy on a free port; return the port it listens on."""
-        body = {"name": name, "upstream": f"127.0.0.1:{upstream_port}", "listen": "127.0.0.1:0", **extra}
+        body = {
+            "name": name,
+            "upstream": f"127.0.0.1:{upstream_port}",
+            "listen": "127.0.0.1:0",
+            **extra,
+        }
         r = self.post("/proxies", body)
         assert r.status_code == 201, r.text
         return int(r.json()["listen"].rsplit(":", 1)[1])
 
-    def toxic(self, proxy: str, type_: str, stream: str = "downstream", **attrs: Any) -> dict[str, Any]:
+    def toxic(
+        self, proxy: str, type_: str, stream: str = "downstream", **attrs: Any
+    ) -> dict[str, Any]:
         name = attrs.pop("name", None)
         toxicity = attrs.pop("toxicity", None)
         body: dict[str, Any] = {"type": type_, "stream": stream, "attributes": attrs}

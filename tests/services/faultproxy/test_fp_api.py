@@ -7,7 +7,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.services.faultproxy.fp_support import Api, EchoServer, connect, faultproxy_process, wait_until
+from tests.services.faultproxy.fp_support import (
+    Api,
+    EchoServer,
+    connect,
+    faultproxy_process,
+    wait_until,
+)
 from tests.support import free_port
 
 
@@ -31,7 +37,12 @@ def api(fp: Api) -> Iterator[Api]:
 
 
 def body(upstream_port: int, name: str = "p", **extra: object) -> dict:
-    return {"name": name, "upstream": f"127.0.0.1:{upstream_port}", "listen": "127.0.0.1:0", **extra}
+    return {
+        "name": name,
+        "upstream": f"127.0.0.1:{upstream_port}",
+        "listen": "127.0.0.1:0",
+        **extra,
+    }
 
 
 def test_version_and_healthz(api: Api) -> None:
@@ -41,7 +52,9 @@ def test_version_and_healthz(api: Api) -> None:
 
 
 def test_create_returns_201_with_resolved_listen(api: Api, echo: EchoServer) -> None:
-    r = api.post("/proxies", {"name": "p", "upstream": f"localhost:{echo.port}", "listen": "localhost:0"})
+    r = api.post(
+        "/proxies", {"name": "p", "upstream": f"localhost:{echo.port}", "listen": "localhost:0"}
+    )
     assert r.status_code == 201
     data = r.json()
     host, port = data["listen"].rsplit(":", 1)
@@ -59,7 +72,11 @@ def test_create_returns_201_with_resolved_listen(api: Api, echo: EchoServer) -> 
         ({"upstream": "127.0.0.1:1"}, 400, "missing required field: name"),
         ({"name": "x"}, 400, "missing required field: upstream"),
         ({"name": "x", "upstream": "127.0.0.1"}, 400, "has no port"),
-        ({"name": "x", "upstream": "127.0.0.1:1", "enabled": "yes"}, 400, "enabled must be true or false"),
+        (
+            {"name": "x", "upstream": "127.0.0.1:1", "enabled": "yes"},
+            400,
+            "enabled must be true or false",
+        ),
         ([1, 2], 400, "must be a JSON object"),
         ({"name": "x", "upstream": "8.8.8.8:53"}, 403, "not in the allowlist"),
     ],
@@ -89,9 +106,14 @@ def test_duplicate_is_409_and_port_in_use_is_500(api: Api, echo: EchoServer) -> 
 
 
 def test_keys_are_case_insensitive(api: Api, echo: EchoServer) -> None:
-    r = api.post("/proxies", {"Name": "ci", "UPSTREAM": f"127.0.0.1:{echo.port}", "Listen": "127.0.0.1:0"})
+    r = api.post(
+        "/proxies", {"Name": "ci", "UPSTREAM": f"127.0.0.1:{echo.port}", "Listen": "127.0.0.1:0"}
+    )
     assert r.status_code == 201 and r.json()["name"] == "ci"
-    r = api.post("/proxies/ci/toxics", {"Type": "latency", "STREAM": "upstream", "Attributes": {"Latency": 5}})
+    r = api.post(
+        "/proxies/ci/toxics",
+        {"Type": "latency", "STREAM": "upstream", "Attributes": {"Latency": 5}},
+    )
     assert r.status_code == 200
     assert r.json() == {
         "attributes": {"latency": 5, "jitter": 0},
@@ -124,7 +146,9 @@ def test_update_disable_closes_and_enable_relistens(api: Api, echo: EchoServer) 
 def test_update_upstream_and_listen(api: Api, echo: EchoServer) -> None:
     api.create("p", 1)
     new_port = free_port()
-    r = api.post("/proxies/p", {"upstream": f"127.0.0.1:{echo.port}", "listen": f"127.0.0.1:{new_port}"})
+    r = api.post(
+        "/proxies/p", {"upstream": f"127.0.0.1:{echo.port}", "listen": f"127.0.0.1:{new_port}"}
+    )
     assert r.status_code == 200 and r.json()["listen"] == f"127.0.0.1:{new_port}"
     with connect(new_port) as s:
         s.sendall(b"z")
@@ -144,7 +168,10 @@ def test_toxic_crud(api: Api, echo: EchoServer) -> None:
     api.toxic("p", "latency", "downstream", latency=10)
     api.toxic("p", "bandwidth", "upstream", rate=100)
     listed = api.get("/proxies/p/toxics").json()
-    assert [t["name"] for t in listed] == ["bandwidth_upstream", "latency_downstream"]  # upstream first
+    assert [t["name"] for t in listed] == [
+        "bandwidth_upstream",
+        "latency_downstream",
+    ]  # upstream first
     r = api.post("/proxies/p/toxics", {"type": "latency", "attributes": {"latency": 1}})
     assert r.status_code == 409 and r.json()["error"] == "toxic already exists"
     r = api.post("/proxies/p/toxics", {"type": "latency", "stream": "both", "name": "x"})
@@ -152,7 +179,9 @@ def test_toxic_crud(api: Api, echo: EchoServer) -> None:
     r = api.post("/proxies/p/toxics", {"type": "warp", "name": "y"})
     assert r.status_code == 400 and "invalid toxic type" in r.json()["error"]
     # Attributes merge; toxicity is kept when omitted.
-    api.post("/proxies/p/toxics/latency_downstream", {"toxicity": 0.5, "attributes": {"latency": 10}})
+    api.post(
+        "/proxies/p/toxics/latency_downstream", {"toxicity": 0.5, "attributes": {"latency": 10}}
+    )
     r = api.http.patch("/proxies/p/toxics/latency_downstream", json={"attributes": {"jitter": 3}})
     assert r.status_code == 200
     assert r.json()["attributes"] == {"latency": 10, "jitter": 3} and r.json()["toxicity"] == 0.5
@@ -199,7 +228,9 @@ def test_populate_all_or_nothing_and_keeps_identical(api: Api, echo: EchoServer)
     assert names == ["keep", "new"]
     assert [t["name"] for t in api.get("/proxies/keep/toxics").json()] == ["latency_downstream"]
     # With toxics in the body (the --config shape), they are applied.
-    r = api.post("/populate", [{**good[1], "toxics": [{"type": "slow_close", "attributes": {"delay": 5}}]}])
+    r = api.post(
+        "/populate", [{**good[1], "toxics": [{"type": "slow_close", "attributes": {"delay": 5}}]}]
+    )
     assert r.status_code == 201
     assert [t["type"] for t in api.get("/proxies/new/toxics").json()] == ["slow_close"]
 
@@ -240,7 +271,7 @@ def test_connections_listing(api: Api, echo: EchoServer) -> None:
         conns = wait_until(lambda: api.get("/proxies/p/connections").json())
         assert len(conns) == 1
         c = conns[0]
-        assert c["client"] == "127.0.0.1:%d" % s.getsockname()[1]
+        assert c["client"] == f"127.0.0.1:{s.getsockname()[1]}"
         assert c["bytes"]["upstream"] == 1000 and c["age_seconds"] >= 0
         assert c["toxics"]["downstream"] == ["latency_downstream"]
     wait_until(lambda: api.get("/proxies/p/connections").json() == [])

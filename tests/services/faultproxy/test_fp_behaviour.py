@@ -149,16 +149,30 @@ def test_bearer_token_protects_the_api(echo: EchoServer) -> None:
         assert api.get("/proxies").status_code == 200
         bare = httpx.get(f"http://127.0.0.1:{api.port}/proxies")
         assert bare.status_code == 401 and "bearer token" in bare.json()["error"]
-        wrong = httpx.get(f"http://127.0.0.1:{api.port}/proxies", headers={"Authorization": "Bearer nope"})
+        wrong = httpx.get(
+            f"http://127.0.0.1:{api.port}/proxies", headers={"Authorization": "Bearer nope"}
+        )
         assert wrong.status_code == 401
         assert httpx.get(f"http://127.0.0.1:{api.port}/healthz").status_code == 200
 
 
 def test_allow_flag_extends_the_allowlist() -> None:
     with faultproxy_process("--allow", "10.0.0.0/8", "db.example") as (api, _proc):
-        assert api.post("/proxies", {"name": "a", "upstream": "10.1.2.3:80", "listen": "127.0.0.1:0"}).status_code == 201
-        assert api.post("/proxies", {"name": "b", "upstream": "db.example:5432", "listen": "127.0.0.1:0"}).status_code == 201
-        r = api.post("/proxies", {"name": "c", "upstream": "192.168.1.1:80", "listen": "127.0.0.1:0"})
+        assert (
+            api.post(
+                "/proxies", {"name": "a", "upstream": "10.1.2.3:80", "listen": "127.0.0.1:0"}
+            ).status_code
+            == 201
+        )
+        assert (
+            api.post(
+                "/proxies", {"name": "b", "upstream": "db.example:5432", "listen": "127.0.0.1:0"}
+            ).status_code
+            == 201
+        )
+        r = api.post(
+            "/proxies", {"name": "c", "upstream": "192.168.1.1:80", "listen": "127.0.0.1:0"}
+        )
         assert r.status_code == 403 and "--allow 192.168.1.1" in r.json()["error"]
 
 
@@ -219,7 +233,9 @@ def test_config_file_loads_toxics_and_persists_changes(tmp_path: Path, echo: Ech
                     "name": "cfg",
                     "listen": listen,
                     "upstream": f"127.0.0.1:{echo.port}",
-                    "toxics": [{"type": "latency", "stream": "upstream", "attributes": {"latency": 50}}],
+                    "toxics": [
+                        {"type": "latency", "stream": "upstream", "attributes": {"latency": 50}}
+                    ],
                 }
             ]
         )

@@ -52,7 +52,9 @@ def test_full_client_lifecycle(server: Toxiproxy) -> None:
     assert server.get_proxy("compat").enabled is True
 
     proxy.add_toxic(type="latency", attributes={"latency": 50})
-    proxy.add_toxic(type="slicer", stream="upstream", attributes={"average_size": 2, "size_variation": 1})
+    proxy.add_toxic(
+        type="slicer", stream="upstream", attributes={"average_size": 2, "size_variation": 1}
+    )
     toxics = proxy.toxics()
     assert set(toxics) == {"latency_downstream", "slicer_upstream"}
     assert toxics["latency_downstream"].attributes == {"latency": 50, "jitter": 0}

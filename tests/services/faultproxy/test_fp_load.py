@@ -13,7 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.services.faultproxy.fp_support import HERE, Api, EchoServer, faultproxy_process, wait_until
+from tests.services.faultproxy.fp_support import (
+    HERE,
+    Api,
+    EchoServer,
+    faultproxy_process,
+    wait_until,
+)
 
 sys.path.insert(0, str(HERE))
 from fp_hash_server import HEADER, stream_blocks, stream_digest  # noqa: E402
@@ -67,10 +73,16 @@ def run_load(api: Api, name: str, upstream: int, count: int, size: int, toxics: 
     for toxic in toxics:
         assert api.post(f"/proxies/{name}/toxics", toxic).status_code == 200
     asyncio.run(asyncio.wait_for(many(port, count, size, size), 240))
-    stats = wait_until(lambda: (s := api.get(f"/proxies/{name}").json()["stats"])["connections_active"] == 0 and s)
+    stats = wait_until(
+        lambda: (s := api.get(f"/proxies/{name}").json()["stats"])["connections_active"] == 0 and s
+    )
     assert stats["connections_total"] == count
     assert stats["bytes_upstream"] == count * (HEADER.size + size)
     assert stats["bytes_downstream"] == count * (size + 32)
+    metrics = api.get("/metrics").text
+    for toxic in toxics:
+        series = f'proxy="{name}",toxic="{toxic["type"]}_{toxic["stream"]}",type="{toxic["type"]}"'
+        assert f"faultproxy_toxic_activations_total{{{series}}} {count}" in metrics
     api.delete(f"/proxies/{name}")
 
 
@@ -80,14 +92,24 @@ def test_200_connections_byte_exact_zero_copy(fp: tuple[Api, int], upstream: int
 
 
 @pytest.mark.slow
-def test_200_connections_byte_exact_with_slicer_and_latency(fp: tuple[Api, int], upstream: int) -> None:
+def test_200_connections_byte_exact_with_slicer_and_latency(
+    fp: tuple[Api, int], upstream: int
+) -> None:
     toxics = [
-        {"type": "slicer", "stream": "upstream", "attributes": {"average_size": 8192, "size_variation": 4000}},
+        {
+            "type": "slicer",
+            "stream": "upstream",
+            "attributes": {"average_size": 8192, "size_variation": 4000},
+        },
         {"type": "latency", "stream": "upstream", "attributes": {"latency": 20, "jitter": 5}},
-        {"type": "slicer", "stream": "downstream", "attributes": {"average_size": 8192, "size_variation": 4000}},
+        {
+            "type": "slicer",
+            "stream": "downstream",
+            "attributes": {"average_size": 8192, "size_variation": 4000},
+        },
         {"type": "latency", "stream": "downstream", "attributes": {"latency": 20, "jitter": 5}},
     ]
-    run_load(fp[0], "load_toxic", upstream, 200, 500_000, toxics)
+    run_load(fp[0], "load_toxic", upstream, 200, 2_000_000, toxics)
 
 
 def open_fds(pid: int) -> int:
@@ -119,7 +141,9 @@ def test_no_fd_leak_after_10000_short_connections(fp: tuple[Api, int]) -> None:
         wait_until(lambda: api.get("/proxies/fds").json()["stats"]["connections_active"] == 0)
         baseline = open_fds(pid)
         asyncio.run(asyncio.wait_for(short_connections(port, 10_000), 240))
-        wait_until(lambda: api.get("/proxies/fds").json()["stats"]["connections_active"] == 0, timeout=15)
+        wait_until(
+            lambda: api.get("/proxies/fds").json()["stats"]["connections_active"] == 0, timeout=15
+        )
         wait_until(lambda: open_fds(pid) <= baseline, timeout=10)
         assert api.get("/proxies/fds").json()["stats"]["connections_total"] == 10_200
     finally:

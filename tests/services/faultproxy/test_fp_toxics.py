@@ -80,9 +80,10 @@ def test_latency_adds_configured_delay(api: Api, echo: EchoServer) -> None:
     with connect(port) as s:
         base = statistics.median(rtt(s) for _ in range(5))
         api.toxic("p", "latency", latency=100)
-        samples = [rtt(s) - base for _ in range(5)]
-    assert min(samples) >= 0.099
-    assert statistics.median(samples) <= 0.100 + 0.010
+        samples = [rtt(s) for _ in range(5)]
+    # Never less than configured; the median within 10 ms of it, plus the plain RTT.
+    assert min(samples) >= 0.0995
+    assert statistics.median(samples) <= 0.100 + 0.010 + base
 
 
 def test_latency_with_jitter_stays_within_bounds(api: Api, echo: EchoServer) -> None:
@@ -114,14 +115,14 @@ def test_bandwidth_480kb_at_1000kbps_takes_about_480ms(api: Api, echo: EchoServe
     start = time.monotonic()
     assert send_and_read_all(port, payload) == payload
     elapsed = time.monotonic() - start
-    assert 0.475 <= elapsed <= 0.48 * 1.4
+    assert 0.475 <= elapsed <= 0.48 * 1.5
 
 
 def test_slicer_variation_zero_gives_exact_slice_count(api: Api) -> None:
     upstream = RecordingServer()
     port = api.create("p", upstream.port)
-    # 30 ms between slices keeps each slice its own segment and its own recv().
-    api.toxic("p", "slicer", "upstream", average_size=100, size_variation=0, delay=30000)
+    # 50 ms between slices keeps each slice its own segment and its own recv().
+    api.toxic("p", "slicer", "upstream", average_size=100, size_variation=0, delay=50000)
     with connect(port) as s:
         s.sendall(bytes(1000))
     assert upstream.done.wait(10)
@@ -225,15 +226,20 @@ def test_toxicity_zero_never_applies(api: Api, echo: EchoServer) -> None:
 def test_toxicity_is_rolled_per_connection(api: Api, echo: EchoServer) -> None:
     port = api.create("p", echo.port)
     api.toxic("p", "latency", latency=60, toxicity=0.5)
-    slow = 0
+    active = 0
     for _ in range(40):
         with connect(port) as s:
             first = rtt(s)
+            conns = api.get("/proxies/p/connections").json()
+            assert len(conns) == 1
+            on = conns[0]["toxics"]["downstream"] == ["latency_downstream"]
             second = rtt(s)
-            # The same decision holds for the whole connection.
-            assert (first >= 0.059) == (second >= 0.059)
-            slow += first >= 0.059
-    assert 6 <= slow <= 34  # binomial(40, 0.5): outside this is p < 1e-5
+            # The decision holds for the whole connection (a stall can make a clean
+            # round trip slow, but nothing makes a delayed one fast).
+            if on:
+                assert first >= 0.0595 and second >= 0.0595
+            active += on
+    assert 6 <= active <= 34  # binomial(40, 0.5): outside this is p < 1e-5
 
 
 def test_live_toxic_changes_apply_to_open_connections(api: Api, echo: EchoServer) -> None:
@@ -246,7 +252,9 @@ def test_live_toxic_changes_apply_to_open_connections(api: Api, echo: EchoServer
         assert 0.099 <= rtt(s) < 0.199
         api.delete("/proxies/p/toxics/latency_upstream")
         assert rtt(s) < 0.09
-        wait_until(lambda: api.get("/proxies/p/connections").json()[0]["mode"]["upstream"] == "splice")
+        wait_until(
+            lambda: api.get("/proxies/p/connections").json()[0]["mode"]["upstream"] == "splice"
+        )
         assert rtt(s, b"back on splice") < 0.09
 
 

@@ -15,7 +15,12 @@ from services.faultproxy.events import EventBus
 from services.faultproxy.metrics import Metrics
 from services.faultproxy.stream_toxic import Channel, Chunk, ToxicStub
 from services.faultproxy.tcp_toxics import LimitDataToxic
-from services.faultproxy.toxic_maths import bandwidth_pieces, latency_delay_s, limit_cut, slice_offsets
+from services.faultproxy.toxic_maths import (
+    bandwidth_pieces,
+    latency_delay_s,
+    limit_cut,
+    slice_offsets,
+)
 from services.faultproxy.toxic_types import REGISTRY, Attr, ToxicError, ToxicType, ToxicTypeRegistry
 
 
@@ -85,8 +90,20 @@ def test_attributes_case_insensitive_defaults_and_merge() -> None:
 def test_registry_says_which_types_fit() -> None:
     reg = ToxicTypeRegistry()
     reg.register(ToxicType("latency", frozenset({"tcp"}), (Attr("latency"),), dict))
-    reg.register(ToxicType("latency", frozenset({"udp"}), (Attr("latency"), Attr("distribution", "str", "uniform")), dict, kind="datagram"))
-    reg.register(ToxicType("loss", frozenset({"udp"}), (Attr("probability", "float", 0.0),), dict, kind="datagram"))
+    reg.register(
+        ToxicType(
+            "latency",
+            frozenset({"udp"}),
+            (Attr("latency"), Attr("distribution", "str", "uniform")),
+            dict,
+            kind="datagram",
+        )
+    )
+    reg.register(
+        ToxicType(
+            "loss", frozenset({"udp"}), (Attr("probability", "float", 0.0),), dict, kind="datagram"
+        )
+    )
     assert reg.lookup("latency", "udp").kind == "datagram"
     assert reg.lookup("latency", "tcp").kind == "stream"
     with pytest.raises(ToxicError, match=r"loss fits udp proxies, not tcp; tcp types are: latency"):
@@ -97,13 +114,20 @@ def test_registry_says_which_types_fit() -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("127.0.0.1:80", ("127.0.0.1", 80)), ("[::1]:9", ("::1", 9)), ("localhost:0", ("localhost", 0)), (":8080", ("", 8080))],
+    [
+        ("127.0.0.1:80", ("127.0.0.1", 80)),
+        ("[::1]:9", ("::1", 9)),
+        ("localhost:0", ("localhost", 0)),
+        (":8080", ("", 8080)),
+    ],
 )
 def test_split_host_port(text: str, expected: tuple[str, int]) -> None:
     assert split_host_port(text, "listen") == expected
 
 
-@pytest.mark.parametrize("text", ["", "nohost", "a:b", "1.2.3.4:70000", "::1:80", "a b:1", 5, None, "h\u00e9:1"])
+@pytest.mark.parametrize(
+    "text", ["", "nohost", "a:b", "1.2.3.4:70000", "::1:80", "a b:1", 5, None, "h\u00e9:1"]
+)
 def test_split_host_port_rejects(text: object) -> None:
     with pytest.raises(AddressError):
         split_host_port(text, "upstream")
@@ -115,14 +139,23 @@ def test_allowlist() -> None:
     assert allow.allows("rawhttp") and allow.allows("RESTAPI") and allow.allows("localhost")
     assert not allow.allows("10.0.0.1") and not allow.allows("example.com")
     custom = Allowlist(["10.0.0.0/8", "db.internal"])
-    assert custom.allows("10.1.2.3") and custom.allows("db.internal") and not custom.allows("127.0.0.1")
+    assert (
+        custom.allows("10.1.2.3")
+        and custom.allows("db.internal")
+        and not custom.allows("127.0.0.1")
+    )
     assert Allowlist(["*"]).allows("8.8.8.8")
     with pytest.raises(AllowlistError):
         Allowlist(["not a host"])
 
 
 def test_parse_json_errors() -> None:
-    for body, cause in [(b"", "empty"), (b"{", "invalid JSON"), (b"\xff", "not UTF-8"), (b"NaN", "NaN")]:
+    for body, cause in [
+        (b"", "empty"),
+        (b"{", "invalid JSON"),
+        (b"\xff", "not UTF-8"),
+        (b"NaN", "NaN"),
+    ]:
         with pytest.raises(ApiError, match=cause):
             parse_json(body)
     with pytest.raises(ApiError, match="stream was invalid"):
@@ -138,7 +171,7 @@ def test_metrics_render_prometheus_text() -> None:
     c.inc(2, proxy='a"b')
     c.child(proxy="z").inc(3)
     text = m.render()
-    assert '# TYPE x_total counter' in text
+    assert "# TYPE x_total counter" in text
     assert 'x_total{proxy="a\\"b"} 2' in text and 'x_total{proxy="z"} 3' in text
 
 
@@ -165,8 +198,10 @@ def test_limit_data_toxic_edge_cases_like_toxiproxy() -> None:
         def close_connection(self, **kw: object) -> None:
             Conn.closed += 1
 
-    async def run(limit: int, chunks: list[bytes], state: dict | None = None) -> tuple[list[bytes | None], dict]:
-        inp, out = Channel(), Channel(100)
+    async def run(
+        limit: int, chunks: list[bytes], state: dict | None = None
+    ) -> tuple[list[bytes | None], dict]:
+        inp, out = Channel(), Channel()
         stub = ToxicStub(inp, out, Conn(), "downstream", state if state is not None else {})
         for c in chunks:
             inp.put_nowait(Chunk(c))
@@ -187,3 +222,39 @@ def test_limit_data_toxic_edge_cases_like_toxiproxy() -> None:
     first, state = asyncio.run(run(100, [a]))
     assert first == [a]
     assert asyncio.run(run(100, [b], state))[0] == [b[:10], None]
+
+
+def test_channel_backpressure_and_cancel_safety() -> None:
+    async def run() -> list[bytes | None]:
+        ch = Channel(max_bytes=10)
+        await ch.put(Chunk(b"0123456789"))
+        blocked = asyncio.ensure_future(ch.put(Chunk(b"late")))
+        await asyncio.sleep(0.01)
+        assert not blocked.done()  # full: the writer waits
+        blocked.cancel()  # a cancelled put adds nothing...
+        await asyncio.gather(blocked, return_exceptions=True)
+        getter = asyncio.ensure_future(ch.get())
+        await asyncio.sleep(0)
+        first = await getter
+        waiting = asyncio.ensure_future(ch.get())
+        await asyncio.sleep(0.01)
+        waiting.cancel()  # ...and a cancelled get takes nothing
+        await asyncio.gather(waiting, return_exceptions=True)
+        ch.push_front([Chunk(b"a"), None])
+        return [first.data, *[None if i is None else i.data for i in ch.drain()]]
+
+    assert asyncio.run(run()) == [b"0123456789", b"a", None]
+
+
+def test_interrupted_send_still_delivers() -> None:
+    async def run() -> list[bytes]:
+        out = Channel(max_bytes=1)
+        out.put_nowait(Chunk(b"x"))
+        stub = ToxicStub(Channel(), out, None, "upstream", {})  # type: ignore[arg-type]
+        task = asyncio.ensure_future(stub.send(Chunk(b"y")))
+        await asyncio.sleep(0.01)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return [i.data for i in out.drain() if i is not None]
+
+    assert asyncio.run(run()) == [b"x", b"y"]

@@ -73,7 +73,15 @@ def test_untouched_traffic_is_forwarded_byte_for_byte_in_any_split():
 
 
 def test_status_answer_waits_its_turn_behind_an_upstream_response():
-    h = Harness(toxic("http_status", status=429, headers={"Retry-After": "7"}, body="slow down", match={"path": "/limited"}))
+    h = Harness(
+        toxic(
+            "http_status",
+            status=429,
+            headers={"Retry-After": "7"},
+            body="slow down",
+            match={"path": "/limited"},
+        )
+    )
     h.ex.from_client(GET + b"GET /limited HTTP/1.1\r\nHost: x\r\n\r\n" + GET, 0.0)
     assert h.upstream_bytes() == GET + GET  # the answered request never reaches upstream
     assert h.client_bytes() == b""  # the answer must not overtake the first response
@@ -85,7 +93,10 @@ def test_status_answer_waits_its_turn_behind_an_upstream_response():
     assert answer.startswith(b"HTTP/1.1 429 Too Many Requests\r\n")
     assert b"Retry-After: 7\r\n" in answer and b"Content-Length: 9\r\n" in answer
     assert answer.endswith(b"\r\n\r\nslow down")
-    assert h.counts == {("http_status_downstream", "matched"): 1, ("http_status_downstream", "faulted"): 1}
+    assert h.counts == {
+        ("http_status_downstream", "matched"): 1,
+        ("http_status_downstream", "faulted"): 1,
+    }
 
 
 def test_status_body_of_the_request_is_swallowed_and_head_gets_no_body():
@@ -125,8 +136,16 @@ def test_thirty_percent_toxicity_faults_about_thirty_percent_of_requests():
         ({"path": "/a"}, GET, True),
         ({"path": ["/b", "/c"]}, GET, False),
         ({"path": "/a"}, b"GET http://x/a?q=1 HTTP/1.1\r\nHost: x\r\n\r\n", True),
-        ({"headers": {"X-Lab": "slow"}}, b"GET / HTTP/1.1\r\nHost: x\r\nx-lab:  slow\r\n\r\n", True),
-        ({"headers": {"X-Lab": "slow"}}, b"GET / HTTP/1.1\r\nHost: x\r\nX-Lab: fast\r\n\r\n", False),
+        (
+            {"headers": {"X-Lab": "slow"}},
+            b"GET / HTTP/1.1\r\nHost: x\r\nx-lab:  slow\r\n\r\n",
+            True,
+        ),
+        (
+            {"headers": {"X-Lab": "slow"}},
+            b"GET / HTTP/1.1\r\nHost: x\r\nX-Lab: fast\r\n\r\n",
+            False,
+        ),
         ({"header": {"X-Lab": None}}, b"GET / HTTP/1.1\r\nHost: x\r\nX-Lab: any\r\n\r\n", True),
     ],
 )
@@ -153,7 +172,9 @@ def test_reset_empty_and_malformed_end_the_connection():
 
 
 def test_delay_request_and_response_headers():
-    h = Harness(toxic("http_delay", stream="upstream", latency=300), toxic("http_delay", latency=200))
+    h = Harness(
+        toxic("http_delay", stream="upstream", latency=300), toxic("http_delay", latency=200)
+    )
     h.ex.from_client(GET, 10.0)
     assert [o.due for o in h.ex.to_upstream] == [pytest.approx(10.3)]
     h.ex.from_upstream(OK, 11.0)
@@ -186,7 +207,9 @@ def test_websocket_upgrade_switches_to_a_raw_relay():
     upgrade = b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
     h.ex.from_client(upgrade + b"\x81\x05frame", 0.0)
     assert h.upstream_bytes() == upgrade + b"\x81\x05frame"
-    switched = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+    switched = (
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+    )
     h.ex.from_upstream(switched + b"\x81\x02hi", 0.0)
     assert h.client_bytes() == switched + b"\x81\x02hi"
     h.ex.from_client(b"GET /api HTTP/1.1\r\n\r\n", 0.0)  # websocket payload now, not a request

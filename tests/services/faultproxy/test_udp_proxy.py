@@ -19,6 +19,7 @@ import pytest
 
 from services.udpstream.stats import StreamStats, StreamSummary
 from tests.services.faultproxy.fp_support import Api, faultproxy_process, wait_until
+from tests.support import free_port
 
 HEADER = struct.Struct("!QQ")  # sequence number, send time (ns, this process's monotonic clock)
 
@@ -116,7 +117,15 @@ class Stream:
 
 
 def send_stream(
-    api: Api, name: str, port: int, sink: Sink, n: int, *, size: int = 16, window: int = 2000, gap: float = 0.0
+    api: Api,
+    name: str,
+    port: int,
+    sink: Sink,
+    n: int,
+    *,
+    size: int = 16,
+    window: int = 2000,
+    gap: float = 0.0,
 ) -> Stream:
     """Send ``n`` numbered datagrams through proxy ``name`` and measure what reaches ``sink``."""
     stats, arrivals = StreamStats(size=size), []
@@ -150,11 +159,16 @@ def send_stream(
                 return udp_stats(api, name)["upstream"]["in"] - base["in"] >= target
 
             wait_until(taken, timeout=10, interval=0.005)
-    # Everything the proxy sent on (after delays) must arrive: loopback loses nothing here.
+
+    # Wait for the toxics to let go of every datagram (delays), and for each one the proxy
+    # sent to arrive: loopback with big buffers loses nothing here.
     def all_arrived() -> bool:
         drain()
-        counts = udp_stats(api, name)["upstream"]
-        return counts["out"] - base["out"] == len(arrivals) and counts["in"] - base["in"] == n
+        now = udp_stats(api, name)["upstream"]
+        d = {k: now[k] - base[k] for k in ("in", "out", "dropped", "duplicated")}
+        return d["in"] == n and d["out"] == d["in"] - d["dropped"] + d["duplicated"] == len(
+            arrivals
+        )
 
     wait_until(all_arrived, timeout=10, interval=0.01)
     return Stream(stats.summary(sent=n), arrivals)
@@ -185,8 +199,14 @@ def test_ten_percent_loss_of_50000_and_an_exact_rerun_with_a_seed(api: Api, sink
     assert second.lost == first.lost  # the same datagrams, not just the same count
 
     metrics = api.get("/metrics").text
-    assert f'faultproxy_datagrams_total{{proxy="loss0",direction="upstream",outcome="dropped"}} {first.summary.lost}' in metrics
-    assert f'faultproxy_toxic_datagrams_total{{proxy="loss0",toxic="loss_upstream",outcome="in"}} 50000' in metrics
+    assert (
+        f'faultproxy_datagrams_total{{proxy="loss0",direction="upstream",outcome="dropped"}} {first.summary.lost}'
+        in metrics
+    )
+    assert (
+        f'faultproxy_toxic_datagrams_total{{proxy="loss0",toxic="loss_upstream",outcome="in"}} 50000'
+        in metrics
+    )
 
 
 def test_gilbert_elliott_loss_comes_in_bursts_of_the_model_length(api: Api, sink: Sink) -> None:
@@ -221,7 +241,9 @@ def test_duplicate_and_reorder_counts_match_their_probabilities(api: Api, sink: 
     assert reo.max_reorder == 1  # held back behind exactly one later datagram
 
 
-def test_latency_with_jitter_spreads_delays_within_bounds_and_loses_nothing(api: Api, sink: Sink) -> None:
+def test_latency_with_jitter_spreads_delays_within_bounds_and_loses_nothing(
+    api: Api, sink: Sink
+) -> None:
     port = create_udp(api, "lat", sink.port)
     add_toxic(api, "lat", "latency", latency=40, jitter=15)
     s = send_stream(api, "lat", port, sink, 1500, window=100, gap=0.0005).summary
@@ -262,7 +284,9 @@ def test_each_client_has_its_own_session_and_idle_sessions_expire(api: Api, echo
         for i, c in enumerate(clients):
             assert c.recv(100) == f"client {i}".encode()
         live = api.get("/proxies/sess/connections").json()
-        assert sorted(s["client"] for s in live) == sorted(f"127.0.0.1:{c.getsockname()[1]}" for c in clients)
+        assert sorted(s["client"] for s in live) == sorted(
+            f"127.0.0.1:{c.getsockname()[1]}" for c in clients
+        )
         assert all(s["datagrams"] == {"upstream": 1, "downstream": 1} for s in live)
         wait_until(lambda: api.get("/proxies/sess/connections").json() == [], timeout=5)
         kinds = [e for e in api.get("/proxies/sess").json()["stats"].items()]
@@ -277,7 +301,10 @@ def test_each_client_has_its_own_session_and_idle_sessions_expire(api: Api, echo
 
 def test_the_session_cap_drops_new_clients_and_says_so(api: Api, echo: Echo) -> None:
     port = create_udp(api, "cap", echo.port, max_sessions=1)
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as a, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as b:
+    with (
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as a,
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as b,
+    ):
         for c in (a, b):
             c.settimeout(0.5)
             c.connect(("127.0.0.1", port))
@@ -362,8 +389,13 @@ def test_corrupt_bandwidth_and_limit_data_on_real_sockets(api: Api, echo: Echo) 
         ({"protocol": "sctp"}, "available protocols"),
     ],
 )
-def test_bad_udp_options_are_400_naming_the_cause(api: Api, echo: Echo, body: dict, fragment: str) -> None:
-    r = api.post("/proxies", {"name": "bad", "upstream": f"127.0.0.1:{echo.port}", "listen": "127.0.0.1:0", **body})
+def test_bad_udp_options_are_400_naming_the_cause(
+    api: Api, echo: Echo, body: dict, fragment: str
+) -> None:
+    r = api.post(
+        "/proxies",
+        {"name": "bad", "upstream": f"127.0.0.1:{echo.port}", "listen": "127.0.0.1:0", **body},
+    )
     assert r.status_code == 400 and fragment in r.json()["error"]
 
 
@@ -375,17 +407,26 @@ def test_wrong_protocol_toxics_get_a_400_listing_the_types_that_fit(api: Api, ec
     assert "loss" in r.json()["error"] and "reorder" in r.json()["error"]
     r = api.post("/proxies/u/toxics", {"type": "http_status", "attributes": {"status": 404}})
     assert r.status_code == 400 and "udp types are" in r.json()["error"]
-    tcp = api.post("/proxies", {"name": "t", "upstream": f"127.0.0.1:{echo.port}", "listen": "127.0.0.1:0"})
+    tcp = api.post(
+        "/proxies", {"name": "t", "upstream": f"127.0.0.1:{echo.port}", "listen": "127.0.0.1:0"}
+    )
     assert tcp.status_code == 201
     r = api.post("/proxies/t/toxics", {"type": "loss", "attributes": {"probability": 0.1}})
     assert r.status_code == 400
-    assert "loss fits udp proxies, not tcp" in r.json()["error"] and "http_status" in r.json()["error"]
+    assert (
+        "loss fits udp proxies, not tcp" in r.json()["error"] and "http_status" in r.json()["error"]
+    )
 
 
 def test_udp_settings_show_in_the_api_and_session_events_in_the_feed(api: Api, echo: Echo) -> None:
     port = create_udp(api, "ev", echo.port, seed=9, idle_timeout=200, max_sessions=8)
     data = api.get("/proxies/ev").json()
-    assert (data["protocol"], data["seed"], data["idle_timeout"], data["max_sessions"]) == ("udp", 9, 200, 8)
+    assert (data["protocol"], data["seed"], data["idle_timeout"], data["max_sessions"]) == (
+        "udp",
+        9,
+        200,
+        8,
+    )
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as c:
         c.settimeout(2)
         c.connect(("127.0.0.1", port))
@@ -401,3 +442,29 @@ def test_udp_settings_show_in_the_api_and_session_events_in_the_feed(api: Api, e
                 break
     assert any('"session.opened"' in s for s in seen)
     assert any('"udp.stats"' in s for s in seen)
+
+
+def test_populate_creates_udp_proxies_with_their_toxics(api: Api, echo: Echo) -> None:
+    listen_port = free_port("udp")
+    body = [
+        {
+            "name": "pop",
+            "protocol": "udp",
+            "listen": f"127.0.0.1:{listen_port}",
+            "upstream": f"127.0.0.1:{echo.port}",
+            "seed": 1,
+            "toxics": [{"type": "loss", "stream": "upstream", "attributes": {"probability": 1.0}}],
+        }
+    ]
+    r = api.post("/populate", body)
+    assert r.status_code in (200, 201), r.text
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as c:
+        c.settimeout(0.3)
+        c.connect(("127.0.0.1", listen_port))
+        c.send(b"lost")
+        with pytest.raises(TimeoutError):
+            c.recv(10)
+    assert udp_stats(api, "pop")["upstream"]["dropped"] == 1
+    again = api.post("/populate", body)  # identical: the proxy and its toxics stay
+    assert again.status_code in (200, 201)
+    assert [t["type"] for t in api.get("/proxies/pop/toxics").json()] == ["loss"]

@@ -120,7 +120,10 @@ def test_corrupt_flips_exactly_one_bit():
     corrupt = spec("corrupt", probability=0.3)
     sent = [bytes(random.Random(i).randbytes(64)) for i in range(5000)]
     out = run_all(pipeline(corrupt, seed=2), sent)
-    flipped = [sum(bin(a ^ b).count("1") for a, b in zip(x, y, strict=True)) for x, y in zip(sent, out, strict=True)]
+    flipped = [
+        sum(bin(a ^ b).count("1") for a, b in zip(x, y, strict=True))
+        for x, y in zip(sent, out, strict=True)
+    ]
     assert set(flipped) == {0, 1}
     assert flipped.count(1) == corrupt.counters.corrupted
     assert corrupt.counters.corrupted / 5000 == pytest.approx(0.3, abs=0.03)
@@ -152,7 +155,9 @@ def test_uniform_jitter_stays_within_latency_plus_minus_jitter_and_overtakes():
 
 
 def test_normal_jitter_has_the_given_standard_deviation():
-    spread, _ = delays(pipeline(spec("latency", latency=100, jitter=10, distribution="normal")), 5000, 0.001)
+    spread, _ = delays(
+        pipeline(spec("latency", latency=100, jitter=10, distribution="normal")), 5000, 0.001
+    )
     assert statistics.mean(spread) == pytest.approx(0.100, abs=0.002)
     assert statistics.stdev(spread) == pytest.approx(0.010, rel=0.1)
 

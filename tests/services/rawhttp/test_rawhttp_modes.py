@@ -205,3 +205,30 @@ def test_many_concurrent_clients_on_selectors(tmp_path):
         for t in threads:
             t.join(30)
     assert results == [200] * 400
+
+
+def test_debug_log_shows_raw_requests_and_one_line_per_request(tmp_path):
+    port = free_port()
+    log_path = tmp_path / "rawhttp.log"
+    with open(log_path, "wb") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "services.rawhttp", "--http-only", "--port", str(port),
+             "--state-dir", str(tmp_path), "--log-level", "debug"],
+            cwd=REPO_ROOT, stdout=log_file, stderr=log_file,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    health_ready(port)
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline and proc.poll() is None
+                    time.sleep(0.1)
+            get(port, "/notes.txt", "X-Student: hello there\r\n")
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(10)
+    text = log_path.read_text()
+    assert "X-Student: hello there" in text  # the raw request, at debug level
+    assert '"GET /notes.txt" 200' in text  # and the one-line summary

@@ -259,7 +259,8 @@ def test_http10_closes_unless_it_asks_for_keep_alive(rawhttp):
     with connect(rawhttp.port) as sock:
         for _ in range(2):
             sock.sendall(b"GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
-            assert read_one(sock).status == 200
+            resp = read_one(sock)
+            assert resp.status == 200 and resp.headers["connection"] == "keep-alive"
 
 
 def test_connection_close_is_honoured(rawhttp):

@@ -108,3 +108,10 @@ def test_concurrent_writes_lose_no_row(tmp_path: Path) -> None:
                 page += 1
         assert total == 9 + 120 and orders
         assert {f"item-{i}" for i in range(120)} <= items
+
+
+def test_corrupt_database_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "restapi.sqlite3").write_bytes(b"this is not a database, " * 20)
+    r = run_cli("--port", "0", "--state-dir", str(tmp_path))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.strip().endswith("restapi.sqlite3: file is not a database")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 
 from tests.services.restapi.conftest import WRITER
@@ -254,3 +256,36 @@ def test_reset_restores_seed(http: httpx.Client) -> None:
         ).json()["id"]
         == 8
     )
+
+
+def test_oversized_bodies_get_413_problem(http: httpx.Client) -> None:
+    big = b"a" * (2 * 1024 * 1024 + 1)
+    r = http.post("/api/users", content=big, headers={**WRITER, "Content-Type": "application/json"})
+    assert_problem(r, 413, "over the 2097152-byte limit")
+
+    def chunks():  # no Content-Length: counted as it arrives
+        for _ in range(40):
+            yield b"b" * 65536
+
+    with httpx.Client(base_url=http.base_url, timeout=10) as fresh:
+        assert_problem(
+            fresh.post("/anything", content=chunks()), 413, "over the 2097152-byte limit"
+        )
+        assert fresh.post("/anything", content=b"ok").json()["data"] == "ok"
+
+
+def test_concurrent_retries_with_one_key_create_one_order(http: httpx.Client) -> None:
+    body = {"user_id": 3, "item": "nanosecond wire", "price_cents": 1}
+    headers = {**WRITER, "Idempotency-Key": "burst-1"}
+
+    async def send_all() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=http.base_url, timeout=10) as c:
+            return await asyncio.gather(
+                *(c.post("/api/orders", json=body, headers=headers) for _ in range(12))
+            )
+
+    responses = asyncio.run(send_all())
+    assert {r.status_code for r in responses} == {201}
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert sum(r.headers.get("idempotent-replayed") == "true" for r in responses) == 11
+    assert http.get("/api/orders").headers["x-total-count"] == "10"

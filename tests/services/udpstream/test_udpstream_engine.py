@@ -50,7 +50,9 @@ def test_unvalidated_address_gets_at_most_three_times_what_it_sent():
     received = len(request)
     sent = sum(len(d) for d, _ in out)
     assert 0 < sent <= 3 * received
-    assert sum(1 for d, _ in out if d[3] == wire.KIND_DATA) == 1  # 1536 - accept leaves room for one
+    assert (
+        sum(1 for d, _ in out if d[3] == wire.KIND_DATA) == 1
+    )  # 1536 - accept leaves room for one
     assert e.counters["amplification_blocked"] >= 1
     assert e.clients[A].bytes_out == sent
 
@@ -59,15 +61,26 @@ def test_validation_with_the_token_resumes_the_stream_without_a_burst():
     e = engine()
     accept = replies(e.receive(ctl(start_msg(count=100)), A, 0))[0]
     pump(e, 0, 50 * MS)  # blocked after one datagram
-    validated = replies(e.receive(ctl({"op": "validate", "token": accept["token"]}, pad=0), A, 50 * MS))
+    validated = replies(
+        e.receive(ctl({"op": "validate", "token": accept["token"]}, pad=0), A, 50 * MS)
+    )
     assert validated == [{"type": "validated"}]
     first = pump(e, 50 * MS, 51 * MS, 100_000)
-    assert sum(1 for d, _ in first if d[3] == wire.KIND_DATA) == 1  # re-paced from now: no catch-up burst
+    assert (
+        sum(1 for d, _ in first if d[3] == wire.KIND_DATA) == 1
+    )  # re-paced from now: no catch-up burst
     rest = pump(e, 51 * MS, 200 * MS)
     seqs = [wire.unpack_data(d).seq for d, _ in first + rest if d[3] == wire.KIND_DATA]
     assert seqs == list(range(1, 100))
     ends = [r for r in replies(rest) if r["type"] == "end"]
-    assert ends == [{"type": "end", "stream": accept["stream"], "reason": "count", "sent": 100}] * 3
+    end = {
+        "type": "end",
+        "stream": accept["stream"],
+        "reason": "count",
+        "sent": 100,
+        "stalled_ms": 0.0,
+    }
+    assert ends == [end] * 3
 
 
 def test_token_is_bound_to_the_address_and_expires():
@@ -116,7 +129,13 @@ def test_stop_ends_only_ones_own_stream():
     err = replies(e.receive(ctl({"op": "stop", "stream": sid}), B, 0))[0]
     assert f"no stream {sid} for this address" in err["error"]
     ends = replies(e.receive(ctl({"op": "stop", "stream": sid}), A, 0))
-    assert ends[0] == {"type": "end", "stream": sid, "reason": "stopped", "sent": 0}
+    assert ends[0] == {
+        "type": "end",
+        "stream": sid,
+        "reason": "stopped",
+        "sent": 0,
+        "stalled_ms": 0.0,
+    }
     assert not e.streams
 
 
@@ -157,15 +176,28 @@ def test_bad_input_is_counted_and_answered_where_useful():
     assert "unsupported version 9" in version[0]["error"]
     bad_json = replies(e.receive(ctl({"op": "start"}, pad=0)[:-3] + b"   " + b" " * 300, A, 0))
     assert "not JSON" in bad_json[0]["error"]
-    unknown = replies(e.receive(ctl({"op": "start", "rate": 1, "size": 64, "count": 1, "x": 1}), A, 0))
+    unknown = replies(
+        e.receive(ctl({"op": "start", "rate": 1, "size": 64, "count": 1, "x": 1}), A, 0)
+    )
     assert "unknown field 'x'" in unknown[0]["error"]
     assert e.receive(wire.build_data(1, 2, 3), A, 0) == []  # data has no business at the server
     c = e.counters
-    assert (c["bad_magic"], c["truncated"], c["bad_version"], c["bad_request"], c["unexpected_kind"]) == (1, 1, 1, 2, 1)
+    assert (
+        c["bad_magic"],
+        c["truncated"],
+        c["bad_version"],
+        c["bad_request"],
+        c["unexpected_kind"],
+    ) == (1, 1, 1, 2, 1)
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.lists(st.binary(max_size=300) | st.builds(lambda b: b"WU\x01C" + b, st.binary(max_size=200)), max_size=20))
+@given(
+    st.lists(
+        st.binary(max_size=300) | st.builds(lambda b: b"WU\x01C" + b, st.binary(max_size=200)),
+        max_size=20,
+    )
+)
 def test_fuzz_never_raises_and_never_amplifies(datagrams):
     e = engine()
     now = 0
@@ -181,8 +213,15 @@ def test_fuzz_never_raises_and_never_amplifies(datagrams):
 @settings(max_examples=200, deadline=None)
 @given(
     st.dictionaries(
-        st.sampled_from(["op", "rate", "size", "count", "duration", "pattern", "id", "token", "stream", "x"]),
-        st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5) | st.lists(st.integers(), max_size=2),
+        st.sampled_from(
+            ["op", "rate", "size", "count", "duration", "pattern", "id", "token", "stream", "x"]
+        ),
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats()
+        | st.text(max_size=5)
+        | st.lists(st.integers(), max_size=2),
     )
 )
 def test_fuzz_json_requests_get_an_answer_or_nothing(request):

@@ -77,6 +77,17 @@ def test_catch_up_is_bounded_and_rebase_skips_it():
     assert p.due(2_000_000_000) == 1 and p.next_due_ns() == 2_000_000_000
 
 
+def test_a_long_stall_slides_the_schedule_instead_of_flooding():
+    p = Pacer(1000, 0, count=5000, max_burst=10_000, max_lag_ns=200_000_000)
+    p.mark_sent(p.due(0))
+    # paused for 3 s: seq 1 was due at 1 ms; the schedule slides so that it is due 200 ms
+    # ago, and only those 200 ms worth come at once: seqs 1..201 (both ends inclusive)
+    assert p.due(3_000_000_000) == 201
+    assert p.slipped_ns == 3_000_000_000 - 1_000_000 - 200_000_000
+    p.mark_sent(201)
+    assert p.due(3_000_000_000) == 0 and p.next_due_ns() == 3_001_000_000
+
+
 def test_count_ends_the_stream():
     p = Pacer(100, 0, count=3)
     assert p.due(10**12) == 3

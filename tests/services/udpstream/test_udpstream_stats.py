@@ -24,7 +24,14 @@ def test_wrap_diff_is_signed_modulo_2_64():
 
 def test_empty_stream():
     s = StreamStats(rate=1000).summary()
-    assert (s.sent, s.received, s.lost, s.loss_pct, s.duplicates, s.out_of_order) == (0, 0, 0, 0.0, 0, 0)
+    assert (s.sent, s.received, s.lost, s.loss_pct, s.duplicates, s.out_of_order) == (
+        0,
+        0,
+        0,
+        0.0,
+        0,
+        0,
+    )
     assert s.jitter_ms == 0.0 and s.throughput_pps == 0.0 and s.send_rate_pps == 0.0
     assert s.delay_min_ms is None and s.delay_spread_ms is None and s.delay_p99_ms is None
     assert (s.longest_loss_burst, s.loss_bursts, s.intervals) == (0, 0, [])
@@ -44,7 +51,9 @@ JITTER_NS = 11.92626953125
 
 
 def test_rfc3550_jitter_and_delay_by_hand():
-    s = feed(StreamStats(size=100), [(0, 0, 1000), (1, 100, 1150), (2, 200, 1200), (3, 300, 1400)]).summary()
+    s = feed(
+        StreamStats(size=100), [(0, 0, 1000), (1, 100, 1150), (2, 200, 1200), (3, 300, 1400)]
+    ).summary()
     assert s.jitter_ms == pytest.approx(JITTER_NS / 1e6, abs=1e-15)
     assert s.delay_min_ms == pytest.approx(0.001)
     assert s.delay_max_ms == pytest.approx(0.0011)
@@ -136,7 +145,9 @@ def test_intervals_show_where_the_burst_was():
     arrivals = [(q, q * 10_000_000, q * 10_000_000 + 1_000) for q in range(30) if not 12 <= q <= 17]
     arrivals.append((25, 250_000_000, 250_000_000 + 1_000))
     s = feed(StreamStats(rate=100, interval=0.1), arrivals).summary(sent=30)
-    rows = [(i.start_s, i.first_seq, i.expected, i.received, i.lost, i.duplicates) for i in s.intervals]
+    rows = [
+        (i.start_s, i.first_seq, i.expected, i.received, i.lost, i.duplicates) for i in s.intervals
+    ]
     assert rows == [(0.0, 0, 10, 10, 0, 0), (0.1, 10, 10, 4, 6, 0), (0.2, 20, 10, 10, 0, 1)]
     assert (s.lost, s.longest_loss_burst, s.loss_bursts) == (6, 6, 1)
     assert all(i.jitter_ms == 0 for i in s.intervals)  # constant transit: no jitter
@@ -149,7 +160,9 @@ def test_last_interval_is_partial_and_jitter_is_sampled_per_slice():
     s = feed(StreamStats(rate=10, interval=0.1), arrivals).summary(sent=4)
     assert [i.received for i in s.intervals] == [1, 1, 1, 0]
     assert [i.lost for i in s.intervals] == [0, 0, 0, 1]
-    assert [i.jitter_ms for i in s.intervals] == pytest.approx([0.0, 6.25e-6, 5.859375e-6, 5.859375e-6])
+    assert [i.jitter_ms for i in s.intervals] == pytest.approx(
+        [0.0, 6.25e-6, 5.859375e-6, 5.859375e-6]
+    )
 
 
 def test_live_lost_so_far_ignores_the_future():

@@ -11,7 +11,11 @@ from services.udpstream.control import Caps, ControlError
 def test_data_header_layout_is_documented_bytes():
     data = wire.build_data(0x01020304, 5, 6, b"xy")
     assert data == (
-        b"WU\x01D" + bytes.fromhex("01020304") + (5).to_bytes(8, "big") + (6).to_bytes(8, "big") + b"\x00\x02xy"
+        b"WU\x01D"
+        + bytes.fromhex("01020304")
+        + (5).to_bytes(8, "big")
+        + (6).to_bytes(8, "big")
+        + b"\x00\x02xy"
     )
     assert wire.DATA_HEADER_SIZE == 26
     assert wire.unpack_data(data) == wire.DataHeader(0x01020304, 5, 6, 2)
@@ -37,7 +41,11 @@ def test_pack_into_reuses_a_buffer():
         (b"WU\x02D" + bytes(22), "bad_version", "version 2"),
         (b"WU\x01Z", "bad_kind", "b'Z'"),
         (b"WU\x01D" + bytes(10), "truncated", "14 bytes"),
-        (wire.build_data(1, 2, 3, b"abc")[:-1], "bad_length", "says 3 payload bytes, datagram carries 2"),
+        (
+            wire.build_data(1, 2, 3, b"abc")[:-1],
+            "bad_length",
+            "says 3 payload bytes, datagram carries 2",
+        ),
     ],
 )
 def test_bad_datagrams_name_the_bytes(data, reason, names):
@@ -69,7 +77,13 @@ def start(**fields):
 
 def test_start_request_accepted_and_duration_becomes_count():
     req = start(rate=1000, size=64, duration=2.5, pattern="ramp", id="a")
-    assert (req.rate, req.size, req.count, req.pattern, req.request_id) == (1000, 64, 2500, "ramp", "a")
+    assert (req.rate, req.size, req.count, req.pattern, req.request_id) == (
+        1000,
+        64,
+        2500,
+        "ramp",
+        "a",
+    )
     assert start(rate=10, size=26, count=3.0).count == 3  # 3.0 is a whole number
 
 

@@ -1,0 +1,158 @@
+"""The docker backend: time to healthy with a warm cache, and a rebuild after a code change.
+
+Peers, measured in the same run:
+- up to healthy: the local backend bringing up the same services;
+- rebuild after a one-line change: a rebuild of the same context with nothing changed
+  (pure cache hits), so the ratio shows what the changed layer costs;
+- image size: the base image it is built on;
+- `lab run all` (full run only): the same scenarios on the local backend.
+
+The rebuild is measured in a copy of the build context, so the repository is never
+touched. Every stack gets its own Compose project and free ports, and is removed after.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from lab.backends.docker_backend import DockerBackend, engine_available, isolated_ports
+from lab.backends.local import LocalBackend
+from lab.images import APP_IMAGE, build_app_image, docker_client, resolve_base_image
+from services.ports import env_var_for
+
+REPO = Path(__file__).resolve().parents[1]
+CONTEXT_PARTS = (
+    "Dockerfile",
+    ".dockerignore",
+    "pyproject.toml",
+    "docker",
+    "services",
+    "lab",
+    "scenarios",
+    "exercises",
+)
+CHANGED_FILE = Path("services") / "udpstream" / "__init__.py"
+
+
+def _row(name: str, figure: float, unit: str, peer: str, peer_figure: float) -> dict:
+    ratio = round(figure / peer_figure, 2) if peer_figure else None
+    return {
+        "name": name,
+        "figure": round(figure, 2),
+        "unit": unit,
+        "peer": peer,
+        "peer_figure": round(peer_figure, 2),
+        "ratio": ratio,
+    }
+
+
+def time_up_docker(state: Path) -> float:
+    backend = DockerBackend(
+        ports=isolated_ports(), project=f"wirelab-bench-{os.getpid()}", state_dir=state
+    )
+    backend.ensure_images()  # warm the cache first: the figure is the warm path
+    try:
+        started = time.monotonic()
+        backend.up(timeout=120)
+        return time.monotonic() - started
+    finally:
+        backend.down(volumes=True)
+
+
+def time_up_local(state: Path) -> float:
+    backend = LocalBackend(state_dir=state, ports=isolated_ports())
+    try:
+        started = time.monotonic()
+        backend.up(timeout=120)
+        return time.monotonic() - started
+    finally:
+        backend.down()
+
+
+def time_rebuilds(client, base: str) -> tuple[float, float]:
+    """(rebuild after a one-line change, rebuild with nothing changed), in a context copy."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    with tempfile.TemporaryDirectory(prefix="wirelab-bench-ctx-") as tmp:
+        ctx = Path(tmp)
+        for part in CONTEXT_PARTS:
+            src = REPO / part
+            if src.is_dir():
+                shutil.copytree(src, ctx / part, ignore=ignore)
+            elif src.exists():
+                shutil.copy2(src, ctx / part)
+        tag = f"wirelab-bench:{os.getpid()}"
+        try:
+            build_app_image(client, base, tag=tag, repo_root=ctx)  # warm: the copy's layers
+            unchanged = build_app_image(client, base, tag=tag, repo_root=ctx)
+            with open(ctx / CHANGED_FILE, "a") as fh:
+                fh.write(f"# bench: a one-line change {time.time()}\n")
+            changed = build_app_image(client, base, tag=tag, repo_root=ctx)
+        finally:
+            client.images.remove(tag, force=True, noprune=False)
+    return changed, unchanged
+
+
+def time_run_all(backend: str, state: Path, up: bool) -> float:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WIRELAB_")}
+    env.update({env_var_for(n): str(p) for n, p in isolated_ports().items()})
+    env.update(
+        WIRELAB_STATE_DIR=str(state),
+        WIRELAB_BACKEND=backend,
+        WIRELAB_COMPOSE_PROJECT=f"wirelab-bench-run-{os.getpid()}",
+    )
+    lab = [sys.executable, "-m", "lab.cli"]
+    subprocess.run([*lab, "up", "--backend", backend], env=env, cwd=REPO, capture_output=True)
+    try:
+        started = time.monotonic()
+        subprocess.run([*lab, "run", "all"], env=env, cwd=REPO, capture_output=True)
+        return time.monotonic() - started
+    finally:
+        down = [*lab, "down"] + (["--volumes"] if backend == "docker" else [])
+        subprocess.run(down, env=env, cwd=REPO, capture_output=True)
+
+
+def run(quick: bool = False) -> list[dict]:
+    if not engine_available():
+        print("bench_docker: no Docker engine answers; nothing to measure", file=sys.stderr)
+        return []
+    client = docker_client()
+    base = resolve_base_image(client)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="wirelab-bench-state-") as tmp:
+        state = Path(tmp)
+        docker_up = time_up_docker(state / "docker")
+        local_up = time_up_local(state / "local")
+        rows.append(
+            _row(
+                "up to all healthy, warm cache (docker)", docker_up, "s", "local backend", local_up
+            )
+        )
+        changed, unchanged = time_rebuilds(client, base)
+        rows.append(
+            _row(
+                "image rebuild after a one-line service change",
+                changed,
+                "s",
+                "rebuild, nothing changed",
+                unchanged,
+            )
+        )
+        size = client.images.get(APP_IMAGE).attrs["Size"] / 1e6
+        base_size = client.images.get(base).attrs["Size"] / 1e6
+        rows.append(_row(f"image size ({APP_IMAGE})", size, "MB", f"base {base}", base_size))
+        if not quick:
+            docker_run = time_run_all("docker", state / "run-docker", up=True)
+            local_run = time_run_all("local", state / "run-local", up=True)
+            rows.append(_row("lab run all (docker)", docker_run, "s", "local backend", local_run))
+    return rows
+
+
+if __name__ == "__main__":
+    for row in run(quick="--quick" in sys.argv):
+        print(row)

@@ -1,0 +1,190 @@
+"""The scenario engine: the library's wall time, and the engine's own overhead.
+
+Rows (each beside a peer measured in the same run):
+- ``lab run all`` wall time on the local backend, against the probes' own time (the
+  network behaviour the scenarios exist to show: timeouts, drips, paced UDP streams);
+  target: the whole library under 90 s;
+- a fault-free scenario (200 GETs, no toxics): the engine's time (isolation, step
+  bookkeeping, judging, rollback and its verification) against the probes' time;
+  target: under 5%;
+- the fixed cost per scenario (isolation + rollback + the clean-lab check), against a
+  single HTTP probe.
+A lab is started for the run on a free port offset with a temporary state folder, and
+stopped afterwards, so a lab a person left running is never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+from lab.backends.local import LocalBackend, port_free
+from services.ports import ENDPOINTS, VIA_PROXY, default_port
+
+REPO = Path(__file__).resolve().parents[1]
+
+FAULT_FREE = """
+name: fault-free
+summary: 200 plain GETs, no faults
+lesson: the engine's own cost, measured.
+steps:
+  - repeat:
+      count: 100
+      http: {target: rawhttp, path: /healthz, timeout: 2}
+    expect:
+      every: {status: 200}
+  - repeat:
+      count: 100
+      http: {target: restapi, path: /api/users/1, timeout: 2}
+    expect:
+      every: {status: 200}
+"""
+
+SINGLE = """
+name: single
+summary: one GET
+lesson: the fixed cost per scenario.
+steps:
+  - http: {target: rawhttp, path: /healthz, timeout: 2}
+    expect: {status: 200}
+"""
+
+
+def _free_offset() -> int:
+    candidates = list(range(14000, 25000, 50))
+    random.shuffle(candidates)
+    for offset in candidates:
+        env = {"WIRELAB_PORT_OFFSET": str(offset)}
+        ports = [(default_port(e.name, env), e.proto) for e in ENDPOINTS]
+        ports += [(default_port(e.name + VIA_PROXY, env), e.proto) for e in ENDPOINTS if e.proxied]
+        if all(p < 65536 and port_free("127.0.0.1", p, proto) for p, proto in ports):
+            return offset
+    raise RuntimeError("no free port offset for the benchmark lab")
+
+
+def _row(name: str, figure: float, unit: str, peer: str, peer_figure: float) -> dict:
+    ratio = figure / peer_figure if peer_figure else None
+    return {
+        "name": name,
+        "figure": round(figure, 4),
+        "unit": unit,
+        "peer": peer,
+        "peer_figure": round(peer_figure, 4),
+        "ratio": None if ratio is None else round(ratio, 4),
+    }
+
+
+def _engine_rows(backend: LocalBackend, tmp: Path, rounds: int) -> list[dict]:
+    from lab.scenario.model import load_scenario
+    from lab.scenario.proxyapi import ProxyAPI
+    from lab.scenario.runner import Runner
+
+    (tmp / "bench").mkdir(exist_ok=True)
+    files = {}
+    for name, text in (("fault-free", FAULT_FREE), ("single", SINGLE)):
+        files[name] = tmp / "bench" / f"{name}.yaml"
+        files[name].write_text(textwrap.dedent(text))
+    api = ProxyAPI(backend.faultproxy_url())
+    runner = Runner(backend, api)
+    try:
+        fault_free = [load_scenario(files["fault-free"])] * rounds
+        single = [load_scenario(files["single"])] * (rounds * 4)
+        results = runner.run(fault_free)
+        singles = runner.run(single)
+    finally:
+        runner.close()
+        api.close()
+    bad = [r for r in results + singles if r.status != "passed"]
+    if bad:
+        raise RuntimeError(f"benchmark scenario failed: {bad[0].failure_line()}")
+    wall = sum(r.duration for r in results)
+    probes = sum(r.probe_time for r in results)
+    fixed = sum(r.duration - r.probe_time for r in singles) / len(singles)
+    probe_one = sum(r.probe_time for r in singles) / len(singles)
+    return [
+        _row(
+            "engine overhead, fault-free scenario (200 GETs)",
+            (wall - probes) / len(results),
+            "s",
+            "probes' own time",
+            probes / len(results),
+        ),
+        _row(
+            "fixed cost per scenario (isolate + rollback + verify)",
+            fixed * 1000,
+            "ms",
+            "one HTTP probe",
+            probe_one * 1000,
+        ),
+    ]
+
+
+def _run_all(env: dict[str, str], tmp: Path, selection: list[str]) -> list[dict]:
+    journal = tmp / "journal.json"
+    t0 = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "lab.cli", "run", *selection, "--json", str(journal)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    wall = time.monotonic() - t0
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"lab run {' '.join(selection)} failed:\n{done.stdout[-3000:]}{done.stderr[-2000:]}"
+        )
+    data = json.loads(journal.read_text())
+    probes = sum(s["probe_time"] for s in data["scenarios"])
+    return [
+        _row(
+            f"lab run {' '.join(selection)} wall time ({len(data['scenarios'])} scenarios, local)",
+            wall,
+            "s",
+            "probes' own time",
+            probes,
+        )
+    ]
+
+
+def run(quick: bool = False) -> list[dict]:
+    with tempfile.TemporaryDirectory(prefix="wirelab-bench-") as tmpdir:
+        tmp = Path(tmpdir)
+        offset = _free_offset()
+        env = {
+            **os.environ,
+            "WIRELAB_PORT_OFFSET": str(offset),
+            "WIRELAB_STATE_DIR": str(tmp / "state"),
+            "WIRELAB_BACKEND": "local",
+        }
+        saved = {
+            k: os.environ.get(k)
+            for k in ("WIRELAB_PORT_OFFSET", "WIRELAB_STATE_DIR", "WIRELAB_BACKEND")
+        }
+        os.environ.update({k: env[k] for k in saved})
+        backend = LocalBackend(state_dir=tmp / "state", port_offset=offset)
+        try:
+            backend.up(timeout=90)
+            rows = _run_all(env, tmp, ["errors", "outages"] if quick else ["all"])
+            rows += _engine_rows(backend, tmp, rounds=2 if quick else 5)
+            return rows
+        finally:
+            backend.down()
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+
+if __name__ == "__main__":
+    for row in run(quick="--quick" in sys.argv):
+        print(row)
