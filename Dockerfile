@@ -6,20 +6,25 @@
 # itself needs no network; with that folder empty, pip falls back to PyPI.
 ARG BASE_IMAGE=python:3.11-slim
 
-# -- stage 1: the virtualenv with the runtime dependencies ------------------------------
-FROM ${BASE_IMAGE} AS deps
+# -- stage 1: the dependency list, read from pyproject.toml (written in one place) --------
+# A stage of its own: the next stage copies only its output, and the build cache compares
+# content, so editing pyproject.toml without touching the dependencies reinstalls nothing.
+FROM ${BASE_IMAGE} AS requirements
 COPY pyproject.toml /build/pyproject.toml
+RUN python3 -c 'import tomllib; print("\n".join(tomllib.load(open("/build/pyproject.toml", "rb"))["project"]["dependencies"]))' > /build/requirements.txt
+
+# -- stage 2: the virtualenv with the runtime dependencies ------------------------------
+FROM ${BASE_IMAGE} AS deps
+COPY --from=requirements /build/requirements.txt /build/requirements.txt
 COPY docker/wheels/ /build/wheels/
-# The dependency list is read from pyproject.toml, so it is written in one place.
 # pip, setuptools and the wheels stay in this stage; only /opt/venv reaches the image.
 RUN set -eu; \
     python3 -m venv /opt/venv; \
-    python3 -c 'import tomllib; print("\n".join(tomllib.load(open("/build/pyproject.toml", "rb"))["project"]["dependencies"]))' > /build/requirements.txt; \
     if ls /build/wheels/*.whl >/dev/null 2>&1; then index="--no-index --find-links /build/wheels"; else index=""; fi; \
     /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check --quiet $index -r /build/requirements.txt; \
     /opt/venv/bin/pip uninstall --yes --quiet pip setuptools 2>/dev/null || true
 
-# -- stage 2: the runtime image ----------------------------------------------------------
+# -- stage 3: the runtime image ----------------------------------------------------------
 FROM ${BASE_IMAGE}
 # A fixed uid, so files written into the state volume have a stable owner.
 RUN set -eu; \
@@ -27,12 +32,13 @@ RUN set -eu; \
     useradd --system --uid 10001 --gid lab --home-dir /var/lib/wirelab --no-create-home --shell /usr/sbin/nologin lab; \
     mkdir -p /var/lib/wirelab /srv/docroot; \
     chown lab:lab /var/lib/wirelab
-# Byte code goes to /tmp: the code is read-only for the service user, and a build step
-# to precompile it would cost a layer on every code change.
+# The venv's byte code was compiled at install time. The lab's own code is compiled in
+# memory at start (a fraction of a second): it is read-only for the service user, and a
+# build step to precompile it would cost a layer on every code change.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONPATH=/app \
     PYTHONUNBUFFERED=1 \
-    PYTHONPYCACHEPREFIX=/tmp/pycache \
+    PYTHONDONTWRITEBYTECODE=1 \
     LANG=C.UTF-8 \
     WIRELAB_STATE_DIR=/var/lib/wirelab
 COPY --from=deps /opt/venv /opt/venv

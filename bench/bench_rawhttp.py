@@ -9,11 +9,13 @@ Every server answers a small keep-alive ``GET`` with a ~60-byte JSON body:
   closes every connection, so its figure includes a TCP handshake per request.
 
 The load generator is ``wrk -t1 -c50 --latency`` when installed (Debian's ``wrk``), and
-otherwise a small Python keep-alive client (``_python_load``), slower than wrk but the
-same for every server. Servers are measured one at a time, in interleaved rounds (median
-of 3 x 5 s; ``--quick``: 1 x 3 s), so they share the CPU only with the load generator and
-a burst of load from elsewhere hits them alike. Rows: req/s, p50 and p99 latency, each beside a
-peer, ratio = ours / peer (for latency, lower is better, so the ratio is peer / ours).
+otherwise a small Python keep-alive client on one selector (``_python_load``), the same
+for every server. Servers are measured one at a time, in interleaved rounds (median
+of 5 x 4 s; ``--quick``: 1 x 3 s), so they share the CPU only with the load generator and
+a burst of load from elsewhere hits them alike. Rows: req/s, p50 and p99 latency, each
+beside a peer, ratio = ours / peer (for latency, lower is better, so the ratio is peer / ours),
+and the server's CPU time per request (user + system, from /proc; ratio peer / ours),
+which a busy shared machine disturbs far less than req/s.
 
 Run: ``python -m bench.bench_rawhttp [--quick]`` or ``python -m bench rawhttp``.
 """
@@ -21,6 +23,7 @@ Run: ``python -m bench.bench_rawhttp [--quick]`` or ``python -m bench rawhttp``.
 from __future__ import annotations
 
 import json
+import os
 import re
 import selectors
 import shutil
@@ -44,7 +47,11 @@ async def hello_app(scope, receive, send):  # the minimal ASGI app the uvicorn p
         {
             "type": "http.response.start",
             "status": 200,
-            "headers": [(b"content-type", b"application/json")],
+            # With a length, as rawhttp sends it (without one uvicorn would chunk the body).
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(BODY)).encode()),
+            ],
         }
     )
     await send({"type": "http.response.body", "body": BODY})
@@ -57,6 +64,7 @@ class Result:
     p50_ms: float
     p99_ms: float
     errors: int
+    cpu_us: float  # server CPU time (user + system, all threads) per request served
 
 
 def _free_port() -> int:
@@ -128,7 +136,7 @@ def _ms(text: str) -> float:
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
-def _wrk(port: int, path: str, seconds: int) -> tuple[float, float, float, int]:
+def _wrk(port: int, path: str, seconds: int) -> tuple[float, float, float, int, int]:
     out = subprocess.run(
         [
             "wrk",
@@ -152,54 +160,100 @@ def _wrk(port: int, path: str, seconds: int) -> tuple[float, float, float, int]:
     n_errors = int(errors.group(1)) if errors else 0
     if socket_errors:
         n_errors += sum(int(g) for g in socket_errors.groups())
-    return rps, p50, p99, n_errors
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    return rps, p50, p99, n_errors, requests
 
 
-def _python_load(port: int, path: str, seconds: float) -> tuple[float, float, float, int]:
+def _python_load(port: int, path: str, seconds: float) -> tuple[float, float, float, int, int]:
     """A keep-alive client on one selector: each connection sends a request, reads the
-    whole response (Content-Length framing), records the latency and sends the next."""
+    whole response (Content-Length framing), records the latency and sends the next. A
+    server that closes (HTTP/1.0, ``Connection: close``) gets a new connection, as wrk does."""
     request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
     sel = selectors.DefaultSelector()
     state: dict[socket.socket, list] = {}
-    for _ in range(CONNECTIONS):
-        sock = socket.create_connection(("127.0.0.1", port))
+
+    def open_one(started: float) -> None:
+        # Non-blocking connect: a server with a short backlog (http.server's is 5) must
+        # not stall the other connections while the kernel retries a SYN.
+        sock = socket.socket()
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.setblocking(False)
-        sock.send(request)
-        state[sock] = [b"", time.perf_counter()]
-        sel.register(sock, selectors.EVENT_READ)
+        sock.connect_ex(("127.0.0.1", port))
+        state[sock] = [b"", started]
+        sel.register(sock, selectors.EVENT_WRITE)
+
+    def drop(sock: socket.socket) -> None:
+        sel.unregister(sock)
+        del state[sock]
+        sock.close()
+
+    for _ in range(CONNECTIONS):
+        open_one(time.perf_counter())
     latencies: list[float] = []
     errors = 0
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
-        for key, _ in sel.select(0.5):
+        for key, mask in sel.select(0.5):
             sock = key.fileobj
-            entry = state[sock]  # type: ignore[index]
-            data = sock.recv(65536)  # type: ignore[union-attr]
-            if not data:
-                raise RuntimeError("the server closed a keep-alive connection")
+            assert isinstance(sock, socket.socket)
+            entry = state[sock]
+            if mask & selectors.EVENT_WRITE:  # connected (or failed): send the request
+                if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+                    errors += 1
+                    drop(sock)
+                    open_one(time.perf_counter())
+                    continue
+                sock.send(request)
+                sel.modify(sock, selectors.EVENT_READ)
+                continue
+            try:
+                data = sock.recv(65536)
+            except OSError:
+                data = b""
+            if not data:  # closed before a whole response: an error, then a new connection
+                errors += 1
+                drop(sock)
+                open_one(time.perf_counter())
+                continue
             buf = entry[0] + data
             head_end = buf.find(b"\r\n\r\n")
-            if head_end < 0:
-                entry[0] = buf
-                continue
-            match = re.search(rb"(?i)content-length:\s*(\d+)", buf[:head_end])
+            match = (
+                re.search(rb"(?i)content-length:\s*(\d+)", buf[:head_end])
+                if head_end >= 0
+                else None
+            )
             length = int(match.group(1)) if match else 0
-            if len(buf) < head_end + 4 + length:
+            if head_end < 0 or len(buf) < head_end + 4 + length:
                 entry[0] = buf
                 continue
             now = time.perf_counter()
-            if not buf.startswith(b"HTTP/1.1 200"):
+            head = buf[:head_end].lower()
+            if not buf.startswith((b"HTTP/1.1 200", b"HTTP/1.0 200")):
                 errors += 1
             latencies.append(now - entry[1])
-            entry[0] = buf[head_end + 4 + length :]
-            entry[1] = now
-            sock.send(request)  # type: ignore[union-attr]
-    for sock in state:
-        sock.close()
+            if buf.startswith(b"HTTP/1.0") or b"connection: close" in head:
+                drop(sock)
+                open_one(now)
+            else:
+                entry[0] = buf[head_end + 4 + length :]
+                entry[1] = now
+                sock.send(request)
+    for sock in list(state):
+        drop(sock)
     latencies.sort()
     n = len(latencies)
-    return n / seconds, latencies[n // 2] * 1000, latencies[int(n * 0.99)] * 1000, errors
+    if not n:
+        raise RuntimeError(f"no response at all from port {port} in {seconds} s")
+    return n / seconds, latencies[n // 2] * 1000, latencies[int(n * 0.99)] * 1000, errors, n
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time a process used so far (user + system), from /proc.
+
+    On a shared machine the wall-clock figures move with everyone else's load; the CPU
+    a server spends per request moves much less, so it is reported too."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _median(values: list[float]) -> float:
@@ -216,7 +270,7 @@ def measure_all(
     every server alike instead of skewing one of them."""
     load = _wrk if use_wrk else _python_load
     procs: dict[str, tuple[subprocess.Popen[bytes], int, str]] = {}
-    samples: dict[str, list[tuple[float, float, float, int]]] = {
+    samples: dict[str, list[tuple[float, float, float, int, float]]] = {
         label: [] for label, _, _ in servers
     }
     try:
@@ -228,7 +282,11 @@ def measure_all(
             load(port, path, 1)  # warm-up: imports, first allocations, TCP slow start
         for _ in range(rounds):
             for label, (_, port, path) in procs.items():
-                samples[label].append(load(port, path, seconds))
+                proc = procs[label][0]
+                cpu_before = _cpu_seconds(proc.pid)
+                rps, p50, p99, errors, requests = load(port, path, seconds)
+                cpu = (_cpu_seconds(proc.pid) - cpu_before) / max(requests, 1) * 1e6
+                samples[label].append((rps, p50, p99, errors, cpu))
     finally:
         for proc, _, _ in procs.values():
             _stop(proc)
@@ -239,15 +297,17 @@ def measure_all(
             _median([r[1] for r in runs]),
             _median([r[2] for r in runs]),
             sum(r[3] for r in runs),
+            _median([r[4] for r in runs]),
         )
         for label, runs in samples.items()
     }
 
 
 def run(quick: bool = False) -> list[dict]:
-    seconds, rounds = (3, 1) if quick else (5, 3)
+    seconds, rounds = (3, 1) if quick else (4, 5)
     use_wrk = shutil.which("wrk") is not None
-    generator = f"wrk -t1 -c{CONNECTIONS}" if use_wrk else f"python load, {CONNECTIONS} conns"
+    # Short, because it is repeated in every row's unit: which load generator measured it.
+    generator = "wrk" if use_wrk else "py-load"
     with tempfile.TemporaryDirectory(prefix="bench-rawhttp-") as tmp:
         results = measure_all(_servers(Path(tmp)), seconds, rounds, use_wrk)
     rows: list[dict] = []
@@ -258,9 +318,9 @@ def run(quick: bool = False) -> list[dict]:
         ratio = (theirs / ours if lower_is_better else ours / theirs) if ours and theirs else None
         rows.append(
             {
-                "name": f"{name} ({generator})",
+                "name": name,
                 "figure": round(ours, 3),
-                "unit": unit,
+                "unit": f"{unit} ({generator})",
                 "peer": peer,
                 "peer_figure": round(theirs, 3),
                 "ratio": round(ratio, 3) if ratio is not None else None,
@@ -276,6 +336,9 @@ def run(quick: bool = False) -> list[dict]:
             peer = results[peer_label]
             row(f"{ours_label} p50", ours.p50_ms, "ms", peer_label, peer.p50_ms, True)
             row(f"{ours_label} p99", ours.p99_ms, "ms", peer_label, peer.p99_ms, True)
+        for peer_label in ("uvicorn h11", "uvicorn httptools"):
+            peer = results[peer_label]
+            row(f"{ours_label} CPU/request", ours.cpu_us, "us", peer_label, peer.cpu_us, True)
     baseline = results["uvicorn h11"]
     row(
         "uvicorn httptools req/s",

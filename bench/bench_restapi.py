@@ -18,7 +18,6 @@ import contextlib
 import re
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -157,9 +156,76 @@ def load_python(url: str, seconds: float, connections: int) -> tuple[float, floa
     return asyncio.run(_python_load(int(url.rsplit(":", 1)[1]), seconds, connections))
 
 
+# -- in-process: the CPU cost per request, without sockets or the scheduler's noise ---------
+async def _asgi_round(app: object, n: int) -> float:
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": PATH,
+        "raw_path": PATH.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"127.0.0.1"), (b"user-agent", b"bench")],
+        "client": ("127.0.0.1", 40000),
+        "server": ("127.0.0.1", 8000),
+    }
+    statuses = []
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    # CPU time of this process, not wall time: waiting for a core that a neighbour holds
+    # is not a cost of the code under test.
+    started = time.process_time()
+    for _ in range(n):
+        await app(dict(scope), receive, send)  # type: ignore[operator]
+    elapsed = time.process_time() - started
+    if set(statuses) != {200}:
+        raise RuntimeError(f"in-process run answered {sorted(set(statuses))}, expected only 200")
+    return elapsed / n * 1e6
+
+
+def asgi_cost(rounds: int, n: int) -> dict[str, float]:
+    """CPU microseconds per GET through the whole app, limiter on and off; best round of
+    each (other load on the machine can only make a round slower)."""
+    from services.restapi.app import create_app
+    from services.restapi.ratelimit import parse_policy_spec
+    from services.restapi.settings import Settings
+
+    group, policy = parse_policy_spec(HIGH_LIMIT)
+    apps = {}
+    with tempfile.TemporaryDirectory(prefix="bench-restapi-asgi-") as tmp:
+        for name, enabled in (("limiter on", True), ("limiter off", False)):
+            settings = Settings(
+                state_dir=Path(tmp) / name.replace(" ", "-"), rate_limit_enabled=enabled
+            )
+            settings.policies[group] = policy
+            apps[name] = create_app(settings)
+        best = {name: float("inf") for name in apps}
+
+        async def measure() -> None:
+            for app in apps.values():
+                await _asgi_round(app, 200)  # warm-up
+            for _ in range(rounds):
+                for name, app in apps.items():
+                    best[name] = min(best[name], await _asgi_round(app, n))
+
+        asyncio.run(measure())
+        for app in apps.values():
+            app.state.store.close()
+    return best
+
+
 # -- the run ----------------------------------------------------------------------------
 def run(quick: bool = False) -> list[dict]:
-    seconds, rounds, connections = (2.0, 1, 16) if quick else (5.0, 3, 16)
+    seconds, rounds, connections = (2.0, 2, 16) if quick else (4.0, 5, 16)
     wrk = shutil.which("wrk")
     load = load_wrk if wrk else load_python
     tool = "wrk" if wrk else "python asyncio client"
@@ -187,6 +253,11 @@ def run(quick: bool = False) -> list[dict]:
         "minimal FastAPI": ["-m", "bench.bench_restapi", "--serve-peer"],
     }
     results: dict[str, list[tuple[float, float]]] = {name: [] for name in variants}
+    print(
+        f"bench_restapi: GET {PATH}, {connections} connections, {tool}, "
+        f"best of {rounds} rounds x {seconds:g} s per server",
+        file=sys.stderr,
+    )
     with contextlib.ExitStack() as stack:
         urls = {}
         for name, args in variants.items():
@@ -198,12 +269,10 @@ def run(quick: bool = False) -> list[dict]:
                 results[name].append(load(urls[name], seconds, connections))
     shutil.rmtree(state, ignore_errors=True)
 
-    rps = {n: statistics.median(r for r, _ in v) for n, v in results.items()}
-    p99 = {n: statistics.median(p for _, p in v) for n, v in results.items()}
-    print(
-        f"GET {PATH}, {connections} connections, {tool}, median of {rounds} x {seconds:g} s",
-        file=sys.stderr,
-    )
+    # Best round of each: other load on this shared machine only ever makes a round worse.
+    rps = {n: max(r for r, _ in v) for n, v in results.items()}
+    p99 = {n: min(p for _, p in v) for n, v in results.items()}
+    cpu = asgi_cost(rounds=4 if quick else 10, n=1000 if quick else 3000)
 
     def row(name: str, a: str, b: str, metric: str) -> dict:
         values, unit = (rps, "req/s") if metric == "rps" else (p99, "ms p99")
@@ -217,12 +286,18 @@ def run(quick: bool = False) -> list[dict]:
         }
 
     return [
-        row("restapi req/s, limiter on vs off", "limiter on", "limiter off", "rps"),
-        row("restapi p99, limiter on vs off", "limiter on", "limiter off", "p99"),
-        row(
-            "restapi req/s (limiter on) vs minimal FastAPI", "limiter on", "minimal FastAPI", "rps"
-        ),
-        row("restapi p99 (limiter on) vs minimal FastAPI", "limiter on", "minimal FastAPI", "p99"),
+        row("req/s, limiter on vs off", "limiter on", "limiter off", "rps"),
+        row("p99, limiter on vs off", "limiter on", "limiter off", "p99"),
+        row("req/s, restapi vs one-route app", "limiter on", "minimal FastAPI", "rps"),
+        row("p99, restapi vs one-route app", "limiter on", "minimal FastAPI", "p99"),
+        {
+            "name": "in-process us/request, limiter on vs off",
+            "figure": round(cpu["limiter on"], 2),
+            "unit": "us/req",
+            "peer": "limiter off",
+            "peer_figure": round(cpu["limiter off"], 2),
+            "ratio": round(cpu["limiter on"] / cpu["limiter off"], 3),
+        },
     ]
 
 
@@ -240,11 +315,16 @@ def main(argv: list[str] | None = None) -> None:
     rows = run(quick=args.quick)
     for r in rows:
         print(
-            f"{r['name']:<48} {r['figure']:>10} {r['unit']:<6}  {r['peer']:<16} {r['peer_figure']:>10}  ratio {r['ratio']}"
+            f"{r['name']:<34} {r['figure']:>10} {r['unit']:<6}  {r['peer']:<16} {r['peer_figure']:>10}  ratio {r['ratio']}"
         )
-    target = next(r for r in rows if r["unit"] == "req/s")
-    verdict = "meets" if target["ratio"] >= 0.9 else "MISSES"
-    print(f"limiter cost {100 * (1 - target['ratio']):.1f}% of req/s: {verdict} the < 10% target")
+    over_http, in_process = rows[0], rows[-1]
+    http_cost, cpu_cost = 1 - over_http["ratio"], in_process["ratio"] - 1
+    print(
+        f"limiter cost, target < 10%: {100 * http_cost:.1f}% of req/s over HTTP "
+        f"({'meets' if http_cost < 0.10 else 'MISSES'}; noisy when the machine is shared), "
+        f"{100 * cpu_cost:.1f}% more CPU per request in-process "
+        f"({'meets' if cpu_cost < 0.10 else 'MISSES'})"
+    )
 
 
 if __name__ == "__main__":

@@ -92,7 +92,8 @@ def probe_udp(host: str, port: int, timeout: float = 1.0) -> str:
     try:
         from services.udpstream.health import probe
 
-        return str(probe(host, port, timeout))
+        reply = probe(host, port, timeout)
+        return f"health rtt {reply.get('rtt_ms', '?')} ms, {reply.get('streams', 0)} streams"
     except Exception as exc:  # the probe's own error types vary; the message is what matters
         raise ProbeError(f"{host}:{port}/udp: {exc}") from None
 

@@ -167,7 +167,12 @@ def ensure_debootstrap_base(client, log: Log = _stderr, mirror: str | None = Non
             str(rootfs),
             mirror,
         ]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+        finally:
+            # A failed debootstrap can leave /proc and /sys mounted inside the tree; the
+            # temporary folder's cleanup must not walk into them.
+            _unmount_under(rootfs)
         if proc.returncode != 0:
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
             raise ImageError(
@@ -195,6 +200,16 @@ def ensure_debootstrap_base(client, log: Log = _stderr, mirror: str | None = Non
         )
     log(f"base image {tag} ready in {time.monotonic() - started:.0f}s")
     return tag
+
+
+def _unmount_under(root: Path) -> None:
+    try:
+        mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
+    except OSError:
+        return
+    prefix = str(root.resolve()) + "/"
+    for point in sorted((m for m in mounts if m.startswith(prefix)), reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True)
 
 
 # -- wheels -------------------------------------------------------------------------------

@@ -125,6 +125,13 @@ def test_state_volume_and_docroot_mount(compose):
     for service in ("rawhttp", "restapi"):
         assert f"state:{STATE_DIR}" in compose["services"][service]["volumes"]
         assert flags(compose["services"][service]["command"])["--state-dir"] == STATE_DIR
+    # The runner reads the lab CA from the same volume, where rawhttp writes it.
+    from services.rawhttp.tls_ca import ca_files
+
+    runner = compose["services"]["lab"]
+    assert "state:/lab-state:ro" in runner["volumes"]
+    assert runner["environment"]["WIRELAB_DOCKER_CA"] == str(ca_files("/lab-state").ca_cert)
+    assert runner["environment"]["WIRELAB_DOCKER_IN_NETWORK"] == "1"
     rawhttp = compose["services"]["rawhttp"]
     docroot = flags(rawhttp["command"])["--docroot"]
     assert f"./services/rawhttp/docroot:{docroot}:ro" in rawhttp["volumes"]
@@ -199,3 +206,32 @@ def test_compose_itself_accepts_the_file():
     )
     assert proc.returncode == 0, proc.stderr
     assert set(proc.stdout.split()) == {*SERVICES, "lab"}
+
+
+def test_debootstrap_tag_is_a_stable_hash_of_the_recipe():
+    from lab.images import debootstrap_tag
+
+    tag = debootstrap_tag()
+    assert tag == debootstrap_tag() and re.fullmatch(r"wirelab-base:bookworm-[0-9a-f]{10}", tag)
+    assert debootstrap_tag(packages=("python3",)) != tag
+
+
+def test_image_reference_split_keeps_a_registry_port():
+    from lab.images import _split_reference
+
+    assert _split_reference("python:3.11-slim") == ("python", "3.11-slim")
+    assert _split_reference("python") == ("python", "latest")
+    assert _split_reference("localhost:5000/python") == ("localhost:5000/python", "latest")
+    assert _split_reference("localhost:5000/python:3.11") == ("localhost:5000/python", "3.11")
+
+
+def test_image_requirements_are_pyprojects_dependencies():
+    import tomllib
+
+    from lab.images import _wheel_platforms, runtime_requirements
+
+    with open(REPO / "pyproject.toml", "rb") as fh:
+        assert runtime_requirements() == tomllib.load(fh)["project"]["dependencies"]
+    platforms = _wheel_platforms("amd64")
+    assert "manylinux_2_36_x86_64" in platforms and "manylinux2014_x86_64" in platforms
+    assert all(p.endswith("_aarch64") for p in _wheel_platforms("arm64"))

@@ -15,6 +15,8 @@ import httpx
 
 from lab.targets import TargetError, resolve
 
+OWN_TOXIC_PREFIX = "exercise_"
+
 
 class LabUnavailable(RuntimeError):
     """The lab (or one of its services) does not answer; the message says what to run."""
@@ -141,8 +143,24 @@ def toxic(
 ) -> Iterator[None]:
     """A toxic that is always removed afterwards, even when the check fails or crashes.
 
-    A toxic of the same name left behind by an interrupted check is replaced first.
+    A check's toxics are named ``exercise_*``: one left behind by an interrupted check is
+    replaced. Any other toxic on the proxy (a student's own slicer, a scenario's leftover)
+    would distort the check, so it is named, with how to remove it, instead.
     """
+    if not name.startswith(OWN_TOXIC_PREFIX):
+        raise ValueError(f"a check's toxic names start with {OWN_TOXIC_PREFIX!r}, got {name!r}")
+    foreign = [
+        t.get("name", "?")
+        for t in proxy_toxics(proxy)
+        if not str(t.get("name", "")).startswith(OWN_TOXIC_PREFIX)
+    ]
+    if foreign:
+        api = url("faultproxy")
+        raise LabUnavailable(
+            f"the {proxy} proxy already has toxics ({', '.join(foreign)}) that would distort the check; "
+            f"remove them (curl -X DELETE {api}/proxies/{proxy}/toxics/{foreign[0]}) or reset "
+            f"every proxy (curl -X POST {api}/reset), then check again"
+        )
     proxy_api("DELETE", f"/proxies/{proxy}/toxics/{name}")
     body = {
         "name": name,

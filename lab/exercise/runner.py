@@ -58,7 +58,7 @@ def run_check(exercise: Exercise, program: Path) -> CheckResult:
         try:
             module.check(ctx)
         except evidence.LabUnavailable as exc:
-            result.error = f"the lab is not ready: {exc}"
+            result.error = f"the check could not run: {exc}"
         except Exception as exc:  # a bug in the check must not hide the student's result
             result.error = (
                 f"the check itself failed ({type(exc).__name__}: {exc}); "

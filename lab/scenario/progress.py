@@ -93,10 +93,31 @@ def summary_table(results: list[ScenarioResult]) -> Table:
     return table
 
 
+def repeat_table(results: list[ScenarioResult]) -> Table:
+    """With --repeat: one row per scenario, how many runs passed, the slowest, the first miss."""
+    table = Table(title=f"scenario results over {max(r.iteration for r in results)} runs")
+    for col, justify in (("scenario", "left"), ("passed", "right"), ("slowest", "right")):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    table.add_column("first failure (run: expected vs actual)", overflow="fold")
+    by_name: dict[str, list[ScenarioResult]] = {}
+    for r in results:
+        by_name.setdefault(r.scenario.name, []).append(r)
+    for name, runs in by_name.items():
+        ok = [r for r in runs if r.status in ("passed", "skipped")]
+        bad = [r for r in runs if r.status not in ("passed", "skipped")]
+        style = "green" if not bad else "red"
+        label = "skipped" if all(r.status == "skipped" for r in runs) else f"{len(ok)}/{len(runs)}"
+        first = f"#{bad[0].iteration}: {bad[0].failure_line()}" if bad else ""
+        slowest = max(r.duration for r in runs)
+        table.add_row(escape(name), f"[{style}]{label}[/]", f"{slowest:.2f}s", escape(first))
+    return table
+
+
 def print_report(console: Console, results: list[ScenarioResult]) -> None:
     if not results:
         return
-    console.print(summary_table(results))
+    repeated = any(r.iteration > 1 for r in results)
+    console.print(repeat_table(results) if repeated else summary_table(results))
     seen: set[str] = set()
     for r in results:
         if r.scenario.name in seen or r.status == "skipped":

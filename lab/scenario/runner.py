@@ -266,6 +266,7 @@ class Runner:
     def _roll_back(self, scenario: Scenario, rollback: Rollback, result: ScenarioResult) -> None:
         self.listener.rolling_back(scenario)
         self._service_leftovers = None
+        self._proxy_leftovers: list[str] | None = None
         careful = result.status in ("error", "interrupted")
         check_services = careful or _uses(scenario, lambda step: step.kind in ("service", "exec"))
         if not check_services:
@@ -325,10 +326,15 @@ class Runner:
                 ("bring back any paused, stopped or partitioned service", self._revive_services)
             )
         if self.proxy_api is not None:
-            net.append(
-                ("proxy reset (remove every toxic, enable every proxy)", self.proxy_api.reset)
-            )
+            net.append(("proxy reset if a toxic or a disabled proxy is left", self._clean_proxy))
         return net
+
+    def _clean_proxy(self) -> None:
+        """Read the proxy's real state (not the undo log); reset it only when dirty."""
+        self._proxy_leftovers = self.proxy_api.dirty()
+        if self._proxy_leftovers:
+            self.proxy_api.reset()
+            self._proxy_leftovers = self.proxy_api.dirty()
 
     def _revive_services(self) -> None:
         self._service_leftovers = []
@@ -350,7 +356,9 @@ class Runner:
         found: list[str] = []
         try:
             if self.proxy_api is not None:
-                found += self.proxy_api.dirty()
+                if self._proxy_leftovers is None:
+                    self._proxy_leftovers = self.proxy_api.dirty()
+                found += self._proxy_leftovers
             if self._service_leftovers is None and self.backend is not None:
                 self._service_leftovers = self.backend.paused_or_stopped()
             found += [

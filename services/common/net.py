@@ -20,6 +20,8 @@ def bind_socket(
     """Create, bind and (for TCP) listen; raise PortInUse / ServiceStartError with the cause."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
+    if not 0 <= port <= 65535:
+        raise ServiceStartError(f"{service}: port {port} is out of range (0-65535)")
     sock = socket.socket(family, kind)
     try:
         if proto == "tcp":

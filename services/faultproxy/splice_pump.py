@@ -77,45 +77,56 @@ class SplicePump:
         self._writing = on
 
     def _pump(self) -> None:
+        """Move what can move now, then wait for the right readiness.
+
+        The pipe doubles as a buffer: while the receiver is slow we keep reading until
+        the pipe is full, so the reader callback is not toggled on every short write.
+        """
         if not self._running:
             return
         for _ in range(MAX_ROUNDS):
+            moved = False
             if self._in_pipe:
                 try:
                     sent = os.splice(self._pipe_r, self._dst, self._in_pipe, flags=self._flags)
                 except BlockingIOError:
-                    # The receiver is slow: stop reading (backpressure) until it drains.
-                    self._set_reading(False)
-                    self._set_writing(True)
-                    return
+                    pass  # the receiver is full: the writer callback resumes us
                 except OSError as exc:
                     self._fail(exc, "write")
                     return
-                self._in_pipe -= sent
-                self._on_bytes(sent)
-                if self._in_pipe:
-                    continue
-                self._set_writing(False)
+                else:
+                    self._in_pipe -= sent
+                    self._on_bytes(sent)
+                    moved = sent > 0
             if self._eof:
-                self._finish()
-                return
-            room = self._capacity - self._in_pipe
-            try:
-                got = os.splice(self._src, self._pipe_w, min(room, READ_SIZE), flags=self._flags)
-            except BlockingIOError:
-                self._set_reading(True)
-                return
-            except OSError as exc:
-                self._fail(exc, "read")
-                return
-            if got == 0:
-                self._eof = True
-                continue
-            self._in_pipe += got
-        # Still busy after MAX_ROUNDS: come back on the next loop iteration.
-        self._set_reading(not self._in_pipe)
-        if self._in_pipe:
-            self._set_writing(True)
+                if not self._in_pipe:
+                    self._finish()
+                    return
+            elif self._in_pipe < self._capacity:
+                room = self._capacity - self._in_pipe
+                try:
+                    got = os.splice(
+                        self._src, self._pipe_w, min(room, READ_SIZE), flags=self._flags
+                    )
+                except BlockingIOError:
+                    pass
+                except OSError as exc:
+                    self._fail(exc, "read")
+                    return
+                else:
+                    if got == 0:
+                        self._eof = True
+                    self._in_pipe += got
+                    moved = True
+            if not moved:
+                break
+        if self._eof and not self._in_pipe:  # EOF seen in the last round allowed
+            self._finish()
+            return
+        self._set_reading(not self._eof and self._in_pipe < self._capacity)
+        # Writable fires at once if the receiver has room: that also resumes a burst cut
+        # short by MAX_ROUNDS, after the loop has served everyone else.
+        self._set_writing(self._in_pipe > 0)
 
     def _fail(self, exc: OSError, where: str) -> None:
         self._halt()

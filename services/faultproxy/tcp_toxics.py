@@ -122,7 +122,7 @@ class TimeoutToxic(StreamToxic):
 
     async def pipe(self, stub: ToxicStub) -> None:
         timeout = self.attrs["timeout"]
-        deadline = stub.state.setdefault("deadline", time.monotonic() + timeout / 1000)
+        deadline = _deadline(stub, timeout)
         stub.effect()
         if timeout > 0:
             closer = asyncio.get_running_loop().call_at(
@@ -149,9 +149,7 @@ class ResetPeerToxic(StreamToxic):
     """Reset the connection (TCP RST via SO_LINGER 0) ``timeout`` ms after the toxic reached it."""
 
     async def pipe(self, stub: ToxicStub) -> None:
-        deadline = stub.state.setdefault(
-            "deadline", time.monotonic() + self.attrs["timeout"] / 1000
-        )
+        deadline = _deadline(stub, self.attrs["timeout"])
         loop = asyncio.get_running_loop()
 
         def reset() -> None:
@@ -218,6 +216,18 @@ class LimitDataToxic(StreamToxic):
                 await stub.send(None)
                 stub.close_connection(reason="limit_data reached", flush=True)
                 return
+
+
+def _deadline(stub: ToxicStub, timeout_ms: int) -> float:
+    """When the toxic fires on this connection: ``timeout`` after it first reached it.
+
+    Kept across chain rebuilds (another toxic changing must not restart the clock), but
+    restarted when this toxic's own ``timeout`` is updated.
+    """
+    if stub.state.get("timeout") != timeout_ms:
+        stub.state["timeout"] = timeout_ms
+        stub.state["deadline"] = time.monotonic() + timeout_ms / 1000
+    return stub.state["deadline"]
 
 
 def _loop_time(monotonic_deadline: float) -> float:

@@ -21,7 +21,7 @@ from services.rawhttp.http11 import (
     RequestParser,
 )
 from services.rawhttp.request_log import RequestLog
-from services.rawhttp.responses import CONTINUE, Response, encode, error_response
+from services.rawhttp.responses import CONTINUE, encode, error_response
 
 log = logging.getLogger("rawhttp.http")
 
@@ -74,7 +74,8 @@ class HttpConnection:
             elif kind is ExpectContinue:
                 self._out.append(CONTINUE)
             else:
-                self._protocol_error(event, now)  # type: ignore[arg-type]
+                assert isinstance(event, ProtocolError)
+                self._send_error(event.status, event.message, now)
                 return
 
     def eof_received(self) -> None:
@@ -140,9 +141,6 @@ class HttpConnection:
             self.closing = True
         self._record(request.method, request.target, response.status, len(data), now)
 
-    def _protocol_error(self, error: ProtocolError, now: float) -> None:
-        self._send_error(error.status, error.message, now)
-
     def _send_error(self, status: int, message: str, now: float) -> None:
         data = encode(error_response(status, message), keep_alive=False)
         self._out.append(data)
@@ -172,15 +170,3 @@ class HttpConnection:
                 nbytes,
                 (done - started) * 1000,
             )
-
-
-def http_protocol_factory(
-    app: App, request_log: RequestLog, settings: HttpSettings
-):  # -> ProtocolFactory
-    def make(peer: str) -> HttpConnection:
-        return HttpConnection(app, request_log, settings, peer)
-
-    return make
-
-
-__all__ = ["HttpConnection", "HttpSettings", "Response", "http_protocol_factory"]

@@ -4,7 +4,6 @@ connection driver that the blocking and threads modes share."""
 from __future__ import annotations
 
 import logging
-import select
 import socket
 import ssl
 import threading
@@ -80,13 +79,13 @@ def drive_blocking(
                 proto.on_timeout(now)
                 continue
             # Wake up at least every half second so a stopping server does not wait.
+            # (A recv timeout rather than select(): select() fails on fds above 1023.)
             wait = 0.5 if deadline is None else min(0.5, deadline - now)
-            if isinstance(sock, ssl.SSLSocket) and sock.pending():
-                wait = 0.0
-            elif not select.select([sock], [], [], wait)[0]:
+            sock.settimeout(max(wait, 0.001))
+            try:
+                data = sock.recv(RECV_SIZE)
+            except TimeoutError:
                 continue
-            sock.settimeout(SEND_TIMEOUT_S)
-            data = sock.recv(RECV_SIZE)
             if data:
                 proto.data_received(data)
             else:

@@ -152,6 +152,7 @@ class RequestLogEntry(BaseModel):
     rate_limited: bool
     duration_ms: float
     idempotency_key: str | None = None
+    retry_after: int | None = None
 
 
 class PolicyOut(BaseModel):

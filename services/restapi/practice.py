@@ -28,6 +28,7 @@ router = APIRouter(tags=["practice"])
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 REDIRECT_CODES = {301, 302, 303, 307, 308}
 MAX_BYTES = 1_048_576  # /drip, /bytes and /range never send more
+MAX_SEEDS = 1024  # /unstable sequences remembered at once
 ANY_STATUS = {"default": {"description": "The status asked for (problem+json for 4xx/5xx)"}}
 
 
@@ -103,6 +104,9 @@ async def unstable(
 ) -> Response:
     rngs: dict[int, random.Random] = request.app.state.unstable_rngs
     counts: dict[int | None, int] = request.app.state.unstable_counts
+    if len(rngs) >= MAX_SEEDS:  # a client walking through seeds must not grow memory forever
+        rngs.clear()
+        counts.clear()
     if seed is None:
         rng = random.Random()
     else:

@@ -40,6 +40,9 @@ class Policy:
 
     capacity: int
     refill_per_s: float
+    # Derived once here rather than on every request.
+    window_s: int = field(init=False, compare=False)  # seconds for an empty bucket to fill: ``w``
+    header_fields: tuple[bytes, bytes] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.capacity < 1:
@@ -48,11 +51,12 @@ class Policy:
             raise ValueError(
                 f"refill must be a positive number per second, got {self.refill_per_s}"
             )
-
-    @property
-    def window_s(self) -> int:
-        """Seconds an empty bucket takes to fill: the ``w`` of RateLimit-Policy."""
-        return max(1, math.ceil(self.capacity / self.refill_per_s))
+        object.__setattr__(self, "window_s", max(1, math.ceil(self.capacity / self.refill_per_s)))
+        object.__setattr__(
+            self,
+            "header_fields",
+            (b"q=%d;w=%d" % (self.capacity, self.window_s), b"%d" % self.capacity),
+        )
 
 
 def parse_policy_spec(spec: str) -> tuple[str, Policy]:
@@ -77,18 +81,15 @@ def parse_policy_spec(spec: str) -> tuple[str, Policy]:
         raise ValueError(f"rate limit {spec!r}: {exc}") from None
 
 
-@dataclass
+# slots and no frozen=True: these are made on every request, and a frozen dataclass's
+# __init__ costs several times more. Treat a Decision as read-only all the same.
+@dataclass(slots=True)
 class Bucket:
     tokens: float
     updated: float
 
-    def refill(self, policy: Policy, now: float) -> None:
-        elapsed = max(0.0, now - self.updated)
-        self.tokens = min(float(policy.capacity), self.tokens + elapsed * policy.refill_per_s)
-        self.updated = now
 
-
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Decision:
     allowed: bool
     group: str
@@ -103,14 +104,14 @@ class Decision:
 
     def raw_headers(self, wall_now: float) -> list[tuple[bytes, bytes]]:
         """The same as ASGI wants them (lower-case bytes), built with little work per request:
-        the parts that depend only on the policy are cached."""
-        policy_field, limit = _static_fields(self.group, self.policy.capacity, self.policy.window_s)
-        remaining = b"%d" % self.remaining
+        the parts that depend only on the policy are made once, in Policy."""
+        quota, limit = self.policy.header_fields
+        name = _quoted(self.group)
         out = [
-            (b"ratelimit-policy", policy_field),
-            (b"ratelimit", b'"%s";r=%d;t=%d' % (self.group.encode(), self.remaining, self.reset_s)),
+            (b"ratelimit-policy", b"%s;%s" % (name, quota)),
+            (b"ratelimit", b"%s;r=%d;t=%d" % (name, self.remaining, self.reset_s)),
             (b"x-ratelimit-limit", limit),
-            (b"x-ratelimit-remaining", remaining),
+            (b"x-ratelimit-remaining", b"%d" % self.remaining),
             (b"x-ratelimit-reset", b"%d" % math.ceil(wall_now + self.reset_s)),
         ]
         if not self.allowed:
@@ -119,8 +120,8 @@ class Decision:
 
 
 @functools.lru_cache(maxsize=64)
-def _static_fields(group: str, capacity: int, window_s: int) -> tuple[bytes, bytes]:
-    return f'"{group}";q={capacity};w={window_s}'.encode(), str(capacity).encode()
+def _quoted(group: str) -> bytes:
+    return b'"%s"' % group.encode()
 
 
 @dataclass
@@ -133,26 +134,36 @@ class RateLimiter:
     buckets: dict[tuple[str, str], Bucket] = field(default_factory=dict)
 
     def check(self, group: str, client: str, now: float) -> Decision | None:
-        """Take a token for ``client`` in ``group``; None when the group is not limited."""
+        """Take a token for ``client`` in ``group``; None when the group is not limited.
+
+        Runs on every request, so it is written flat (no helper calls, no min/max).
+        """
         policy = self.policies.get(group)
-        if not self.enabled or policy is None:
+        if policy is None or not self.enabled:
             return None
+        capacity, rate = policy.capacity, policy.refill_per_s
         key = (group, client)
         bucket = self.buckets.get(key)
         if bucket is None:
-            bucket = self.buckets[key] = Bucket(float(policy.capacity), now)
+            tokens = float(capacity)
+            bucket = self.buckets[key] = Bucket(tokens, now)
         else:
-            bucket.refill(policy, now)
-        allowed = bucket.tokens + EPSILON >= 1.0
-        if allowed:
-            bucket.tokens = max(0.0, bucket.tokens - 1.0)
-            retry_after = 0
+            tokens = bucket.tokens
+            if now > bucket.updated:  # a clock that did not move adds nothing
+                tokens += (now - bucket.updated) * rate
+                if tokens > capacity:
+                    tokens = float(capacity)
+                bucket.updated = now
+        if tokens + EPSILON >= 1.0:
+            allowed, retry_after = True, 0
+            tokens = tokens - 1.0 if tokens >= 1.0 else 0.0
         else:
-            retry_after = max(1, math.ceil((1.0 - bucket.tokens) / policy.refill_per_s - EPSILON))
-        missing = policy.capacity - bucket.tokens
-        reset = max(0, math.ceil(missing / policy.refill_per_s - EPSILON))
-        remaining = int(bucket.tokens + EPSILON)
-        return Decision(allowed, group, policy, remaining, reset, retry_after)
+            allowed = False
+            retry_after = max(1, math.ceil((1.0 - tokens) / rate - EPSILON))
+        bucket.tokens = tokens
+        missing = capacity - tokens
+        reset = math.ceil(missing / rate - EPSILON) if missing > EPSILON else 0
+        return Decision(allowed, group, policy, int(tokens + EPSILON), reset, retry_after)
 
     def set_policy(self, group: str, policy: Policy) -> None:
         """Change a group's limits; its buckets start again full under the new policy."""
@@ -170,9 +181,8 @@ class RateLimiter:
         """Forget buckets that have refilled completely: they hold no information."""
         for key, bucket in list(self.buckets.items()):
             policy = self.policies.get(key[0])
-            if policy is None:
-                del self.buckets[key]
-                continue
-            bucket.refill(policy, now)
-            if bucket.tokens >= policy.capacity:
+            if (
+                policy is None
+                or bucket.tokens + (now - bucket.updated) * policy.refill_per_s >= policy.capacity
+            ):
                 del self.buckets[key]

@@ -10,7 +10,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from services.restapi.auth import client_of
 from services.restapi.problems import PROBLEM_MEDIA_TYPE, problem_bytes
 from services.restapi.ratelimit import RateLimiter
-from services.restapi.request_log import CLIENT_KEY, RATE_LIMITED_KEY
+from services.restapi.request_log import CLIENT_KEY, RATE_LIMITED_KEY, RETRY_AFTER_KEY
 
 PRACTICE_PREFIXES = (
     "/status/",
@@ -65,6 +65,7 @@ class RateLimitMiddleware:
         headers = decision.raw_headers(time.time())
         if not decision.allowed:
             scope[RATE_LIMITED_KEY] = True
+            scope[RETRY_AFTER_KEY] = decision.retry_after_s
             body = problem_bytes(
                 429,
                 f"rate limit of group {group!r} exceeded for {client}: {decision.policy.capacity} requests, "

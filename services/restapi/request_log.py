@@ -18,6 +18,7 @@ from services.restapi.auth import client_of
 
 CLIENT_KEY = "wirelab.client"
 RATE_LIMITED_KEY = "wirelab.rate_limited"
+RETRY_AFTER_KEY = "wirelab.retry_after"  # the Retry-After the limiter sent, for checks to compare
 # The lab's own traffic (checks reading this log, health probes) would drown the student's.
 UNLOGGED_PREFIXES = ("/_lab/", "/healthz")
 debug_log = logging.getLogger("restapi.requests")
@@ -33,12 +34,11 @@ class LogEntry:
     rate_limited: bool
     duration_ms: float
     idempotency_key: str | None = None
+    retry_after: int | None = None  # seconds, on the limiter's own 429s
 
     def as_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        if d["idempotency_key"] is None:
-            del d["idempotency_key"]
-        return d
+        # Optional fields appear only when they have a value.
+        return {k: v for k, v in asdict(self).items() if v is not None}
 
 
 class RequestLog:
@@ -117,5 +117,6 @@ class RequestLogMiddleware:
                     rate_limited=bool(scope.get(RATE_LIMITED_KEY)),
                     duration_ms=round((time.perf_counter() - started) * 1000, 3),
                     idempotency_key=key,
+                    retry_after=scope.get(RETRY_AFTER_KEY),
                 )
             )

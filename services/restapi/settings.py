@@ -16,6 +16,7 @@ SERVICE = "restapi"
 DB_FILENAME = "restapi.sqlite3"
 RATE_LIMIT_ENV = "WIRELAB_RESTAPI_RATE_LIMIT"  # "api=60/1,practice=30/2"
 NO_RATE_LIMIT_ENV = "WIRELAB_RESTAPI_NO_RATE_LIMIT"  # "1" turns the limiter off
+LOG_LEVELS = ["debug", "info", "warning", "error"]
 
 # Generous enough that a person clicking around never meets them, tight enough that a
 # script in a loop does. Scenarios tighten them at run time through POST /_lab/ratelimit.
@@ -53,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="TCP port (default from services.ports)")
     p.add_argument("--state-dir", default=None, help="folder for the SQLite database")
-    p.add_argument("--log-level", default=None, choices=["debug", "info", "warning", "error"])
+    p.add_argument(
+        "--log-level", default=None, choices=LOG_LEVELS, help="default info (env WIRELAB_LOG_LEVEL)"
+    )
     p.add_argument(
         "--rate-limit",
         action="append",
@@ -83,6 +86,9 @@ def parse_settings(
         parser.error(str(exc))
     if not 0 <= port <= 65535:
         parser.error(f"--port must be between 0 and 65535, got {port}")
+    log_level = args.log_level or env.get("WIRELAB_LOG_LEVEL", "info").strip().lower()
+    if log_level not in LOG_LEVELS:
+        parser.error(f"WIRELAB_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
     policies = dict(DEFAULT_POLICIES)
     specs = [s for s in env.get(RATE_LIMIT_ENV, "").split(",") if s.strip()] + list(args.rate_limit)
     for spec in specs:
@@ -99,7 +105,7 @@ def parse_settings(
         host=args.host,
         port=port,
         state_dir=state_dir(args.state_dir),
-        log_level=args.log_level or env.get("WIRELAB_LOG_LEVEL", "info").lower(),
+        log_level=log_level,
         rate_limit_enabled=not (args.no_rate_limit or _truthy(env.get(NO_RATE_LIMIT_ENV))),
         policies=policies,
     )

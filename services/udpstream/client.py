@@ -15,38 +15,34 @@ with a one-line message.
 
 from __future__ import annotations
 
-import json
 import math
 import secrets
 import select
 import socket
-import struct
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from services.udpstream import wire
-from services.udpstream.control import encode
 from services.udpstream.stats import StreamStats, StreamSummary, wrap_diff
+from services.udpstream.transport import (
+    Receiver,
+    ServerUnreachable,
+    UdpStreamError,
+    connect,
+    refused,
+    send_control,
+)
 
-CONTROL_PAD = 512  # so the server's replies fit in 3x what we send before validation
-RECV_BUFFER = 4 * 1024 * 1024
-DATA_PREFIX = wire.PREFIX.pack(wire.MAGIC, wire.VERSION, wire.KIND_DATA)
-# Linux's SO_TIMESTAMPNS (Python's socket module does not name it): the kernel stamps each
-# datagram when it arrives, CLOCK_REALTIME as a struct timespec of two 64-bit longs.
-SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
-TIMESPEC = struct.Struct("qq")
-ANCILLARY_SPACE = socket.CMSG_SPACE(TIMESPEC.size) if hasattr(socket, "CMSG_SPACE") else 0
-REPLY_PREFIX = wire.REPLY_PREFIX
-
-
-class UdpStreamError(Exception):
-    """The measurement could not be made; the message says why, in one line."""
-
-
-class ServerUnreachable(UdpStreamError):
-    """ICMP port unreachable: nothing listens there (any more)."""
+__all__ = [
+    "MeasureResult",
+    "PingResult",
+    "Progress",
+    "ServerUnreachable",
+    "UdpStreamError",
+    "measure",
+    "ping",
+]
 
 
 @dataclass(frozen=True)
@@ -109,130 +105,6 @@ class PingResult:
         return asdict(self)
 
 
-def _connect(host: str, port: int) -> socket.socket:
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
-    except socket.gaierror as exc:
-        raise UdpStreamError(f"cannot resolve {host!r}: {exc.strerror}") from None
-    family, kind, proto, _, addr = infos[0]
-    sock = socket.socket(family, kind, proto)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECV_BUFFER)
-    except OSError:
-        pass  # capped by net.core.rmem_max; smaller still works, with more loss at high rates
-    # A connected socket only hears from the server (or the relay standing in for it),
-    # and reports an ICMP "port unreachable" as ConnectionRefusedError.
-    sock.connect(addr)
-    sock.setblocking(False)
-    return sock
-
-
-def _refused(host: str, port: int) -> UdpStreamError:
-    return ServerUnreachable(f"nothing is listening on {host}:{port}/udp (ICMP port unreachable)")
-
-
-def _parse_reply(data: bytes) -> dict | None:
-    if not data.startswith(REPLY_PREFIX):
-        return None
-    try:
-        value = json.loads(data[wire.PREFIX_SIZE :])
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def _send_control(sock: socket.socket, message: dict, pad: int = CONTROL_PAD) -> None:
-    try:
-        sock.send(wire.build_control(encode(message), pad_to=pad))
-    except (BlockingIOError, ConnectionRefusedError):
-        # A full send buffer, or an ICMP error from an earlier datagram: the retransmit
-        # logic and the receive side (which reports a vanished server) cover both.
-        pass
-
-
-class _Receiver:
-    """Reads a connected socket, feeding data datagrams of one stream to StreamStats."""
-
-    def __init__(self, sock: socket.socket, stats: StreamStats, host: str, port: int):
-        self.sock, self.stats = sock, stats
-        self.host, self.port = host, port
-        self.stream: int | None = None
-        self.early: list[tuple[bytes, int]] = []  # data that overtook the accept reply
-        self.malformed = 0
-        self.other_streams = 0
-        self.last_data = time.monotonic()
-        self.kernel_timestamps = _enable_kernel_timestamps(sock)
-
-    def set_stream(self, stream: int) -> None:
-        self.stream = stream
-        early, self.early = self.early, []
-        for data, recv_ns in early:
-            self._data(data, recv_ns)
-
-    def _data(self, data: bytes, recv_ns: int) -> None:
-        if len(data) < wire.DATA_HEADER_SIZE:
-            self.malformed += 1
-            return
-        _, _, _, sid, seq, sent_ns, plen = wire.DATA_HEADER.unpack_from(data)
-        if plen != len(data) - wire.DATA_HEADER_SIZE:
-            self.malformed += 1
-        elif self.stream is None:
-            self.early.append((bytes(data), recv_ns))
-        elif sid != self.stream:
-            self.other_streams += 1
-        else:
-            self.stats.add(seq, sent_ns, recv_ns)
-            self.last_data = time.monotonic()
-
-    def drain(self, wait: float) -> list[dict]:
-        """Wait up to ``wait`` s for input, read all of it; return the control replies."""
-        replies = []
-        try:
-            readable, _, _ = select.select([self.sock], [], [], max(0.0, wait))
-            if not readable:
-                return replies
-            sock, now_ns, kernel = self.sock, time.time_ns, self.kernel_timestamps
-            for _ in range(4096):
-                try:
-                    if kernel:
-                        data, ancillary, _, _ = sock.recvmsg(65535, ANCILLARY_SPACE)
-                        recv_ns = _kernel_ns(ancillary) or now_ns()
-                    else:
-                        data = sock.recv(65535)
-                        recv_ns = now_ns()
-                except BlockingIOError:
-                    break
-                if data[:4] == DATA_PREFIX:
-                    self._data(data, recv_ns)
-                    continue
-                reply = _parse_reply(data)
-                if reply is None:
-                    self.malformed += 1
-                else:
-                    replies.append(reply)
-        except ConnectionRefusedError:
-            raise _refused(self.host, self.port) from None
-        return replies
-
-
-def _enable_kernel_timestamps(sock: socket.socket) -> bool:
-    if not sys.platform.startswith("linux") or not ANCILLARY_SPACE:
-        return False
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-    except OSError:
-        return False
-    return True
-
-
-def _kernel_ns(ancillary: list) -> int | None:
-    for level, kind, data in ancillary:
-        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= TIMESPEC.size:
-            sec, nsec = TIMESPEC.unpack_from(data)
-            return sec * 1_000_000_000 + nsec
-    return None
-
-
 def measure(
     host: str,
     port: int,
@@ -270,9 +142,9 @@ def measure(
     request["count" if count is not None else "duration"] = count if count is not None else duration
     request_id = secrets.token_hex(8)
     request["id"] = request_id
-    sock = _connect(host, port)
+    sock = connect(host, port)
     stats = StreamStats(rate=rate, size=size, interval=interval)
-    rx = _Receiver(sock, stats, host, port)
+    rx = Receiver(sock, stats, host, port)
     end: dict | None = None
     accept: dict | None = None
     try:
@@ -292,10 +164,10 @@ def measure(
         while True:
             now = time.monotonic()
             if not validated and token and now - last_validate > 0.2:
-                _send_control(sock, {"op": "validate", "token": token}, pad=0)
+                send_control(sock, {"op": "validate", "token": token}, pad=0)
                 last_validate = now
             if now - last_keepalive >= keepalive_every:
-                _send_control(sock, {"op": "keepalive", "stream": stream}, pad=0)
+                send_control(sock, {"op": "keepalive", "stream": stream}, pad=0)
                 last_keepalive = now
             if progress is not None and now - last_progress >= 0.1:
                 last_progress = now
@@ -329,7 +201,7 @@ def measure(
     finally:
         # Interrupted (Ctrl-C), failed or timed out: tell the server to stop sending.
         if accept is not None and end is None:
-            _send_control(sock, {"op": "stop", "stream": accept["stream"]}, pad=0)
+            send_control(sock, {"op": "stop", "stream": accept["stream"]}, pad=0)
         sock.close()
     sent = int(end["sent"]) if end is not None else expected
     summary = stats.summary(sent=sent)
@@ -366,12 +238,12 @@ def _progress(stats: StreamStats, expected: int, elapsed: float) -> Progress:
     )
 
 
-def _open(sock: socket.socket, rx: _Receiver, request: dict, timeout: float) -> dict:
+def _open(sock: socket.socket, rx: Receiver, request: dict, timeout: float) -> dict:
     """Send the start request (retransmitted: it may be lost) until accepted or refused."""
     deadline = time.monotonic() + timeout
     tries = 0
     while time.monotonic() < deadline:
-        _send_control(sock, request)
+        send_control(sock, request)
         tries += 1
         resend_at = time.monotonic() + min(0.25 * tries, 1.0)
         while time.monotonic() < min(resend_at, deadline):
@@ -409,7 +281,7 @@ def ping(
     if count < 1:
         raise UdpStreamError(f"count must be at least 1, got {count}")
     size = max(size, wire.PREFIX_SIZE + 16)
-    sock = _connect(host, port)
+    sock = connect(host, port)
     rtts: dict[int, float] = {}
     try:
         start = time.monotonic()
@@ -419,7 +291,7 @@ def ping(
             except BlockingIOError:
                 pass
             except ConnectionRefusedError:
-                raise _refused(host, port) from None
+                raise refused(host, port) from None
             next_send = (
                 start + (seq + 1) * interval if seq + 1 < count else time.monotonic() + timeout
             )
@@ -472,4 +344,4 @@ def _collect(
             if seq not in rtts:
                 rtts[seq] = wrap_diff(now, t_ns) / 1e6
     except ConnectionRefusedError:
-        raise _refused(host, port) from None
+        raise refused(host, port) from None

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from services.udpstream.client import UdpStreamError, _connect, _Receiver, _send_control
 from services.udpstream.stats import StreamStats
+from services.udpstream.transport import Receiver, UdpStreamError, connect, send_control
 
 
 def probe(host: str, port: int, timeout: float = 1.0) -> dict:
@@ -14,14 +14,14 @@ def probe(host: str, port: int, timeout: float = 1.0) -> dict:
     The request is sent twice (at 0 and half the timeout) because UDP may drop one.
     Raises :class:`UdpStreamError` (nothing listening, no answer, a wrong answer).
     """
-    sock = _connect(host, port)
-    rx = _Receiver(sock, StreamStats(), host, port)
+    sock = connect(host, port)
+    rx = Receiver(sock, StreamStats(), host, port)
     try:
         start = time.monotonic()
         deadline = start + timeout
         for attempt in range(2):
             sent_at = time.monotonic()
-            _send_control(sock, {"op": "health"})
+            send_control(sock, {"op": "health"})
             until = deadline if attempt else start + timeout / 2
             while (left := until - time.monotonic()) > 0:
                 for reply in rx.drain(left):

@@ -122,3 +122,26 @@ def test_no_toxic_is_left_behind(lab) -> None:
 
     for proxy in ("rawhttp", "rawhttp_line", "restapi"):
         assert evidence.proxy_toxics(proxy) == [], proxy
+
+
+def test_a_toxic_left_on_the_proxy_is_named_not_silently_judged(lab) -> None:
+    """A student's own slicer, forgotten on the proxy, would distort the check: say so."""
+    from lab.exercise import evidence
+
+    added = evidence.proxy_api(
+        "POST",
+        "/proxies/rawhttp_line/toxics",
+        json={
+            "name": "my_slicer",
+            "type": "slicer",
+            "stream": "downstream",
+            "attributes": {"average_size": 2},
+        },
+    )
+    assert added.status_code == 200, added.text
+    try:
+        exercise = find_exercise(3)
+        result = run_check(exercise, exercise.solution)
+    finally:
+        evidence.proxy_api("DELETE", "/proxies/rawhttp_line/toxics/my_slicer")
+    assert not result.passed and "already has toxics (my_slicer)" in result.error

@@ -120,7 +120,7 @@ def test_lab_down_is_an_error_not_a_traceback(tmp_path: Path, monkeypatch) -> No
     finally:
         evidence.forget_backend()
     assert not result.passed
-    assert result.error.startswith("the lab is not ready") and "lab up" in result.error
+    assert result.error.startswith("the check could not run") and "lab up" in result.error
 
 
 def test_submissions_are_found_by_number(tmp_path: Path) -> None:

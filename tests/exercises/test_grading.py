@@ -121,3 +121,17 @@ def test_the_engine_runs_a_check_file(lab, program: str, code: int, tmp_path: Pa
     ex = find_exercise(1)
     done = lab_cli("run", str(ex.check_file), "--set", f"program={ex.path / program}", cwd=tmp_path)
     assert done.returncode == code, done.stdout + done.stderr
+
+
+def test_a_students_check_is_remembered_by_list(lab, tmp_path: Path) -> None:
+    started = lab_cli("exercise", "start", "1", cwd=tmp_path)
+    assert started.returncode == 0, started.stdout + started.stderr
+    assert (tmp_path / "01-raw-requests.py").is_file()
+    failing = lab_cli("exercise", "check", "1", cwd=tmp_path)  # the starter, as written
+    assert failing.returncode == 1 and "FAIL" in failing.stdout and "hint:" in failing.stdout
+    shutil.copy(find_exercise(1).solution, tmp_path / "01-raw-requests.py")
+    passing = lab_cli("exercise", "check", "1", cwd=tmp_path)
+    assert passing.returncode == 0, passing.stdout + passing.stderr
+    listing = lab_cli("exercise", "list", cwd=tmp_path)
+    row = next(line for line in listing.stdout.splitlines() if "Raw requests" in line)
+    assert "passed" in row

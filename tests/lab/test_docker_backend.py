@@ -133,6 +133,46 @@ def test_up_prints_every_service_healthy(stack):
     assert f"127.0.0.1:{stack.ports['rawhttp']}/tcp" in rows["rawhttp"].addresses
 
 
+def test_cli_status_logs_and_ca_use_the_docker_backend(stack):
+    status = lab("status", "--json", env=stack.env, timeout=60)
+    assert status.returncode == 0, status.stdout + status.stderr
+    report = json.loads(status.stdout)
+    assert report["backend"] == "docker"
+    assert {s["service"]: s["state"] for s in report["services"]} == dict.fromkeys(
+        SERVICES, "healthy"
+    )
+    logs = lab("logs", "restapi", "--tail", "5", env=stack.env, timeout=60)
+    assert logs.returncode == 0 and logs.stdout.strip(), logs.stderr
+    ca = lab("ca", env=stack.env, timeout=60)
+    assert ca.returncode == 0 and Path(ca.stdout.strip()).is_file(), ca.stderr
+
+
+def test_image_is_lean_and_runs_python_3_11(stack):
+    rawhttp = next(
+        c for c in stack.containers() if c.labels["com.docker.compose.service"] == "rawhttp"
+    )
+    code, out = rawhttp.exec_run(["python", "-c", "import sys; print(sys.version_info[:2])"])
+    assert code == 0 and out.strip() == b"(3, 11)"
+    # No compilers, no pip: nothing that builds or installs software at run time.
+    code, out = rawhttp.exec_run(
+        ["sh", "-c", "for t in gcc cc make pip pip3 apt-get; do command -v $t; done; true"]
+    )
+    assert out.decode().split() == ["/usr/bin/apt-get"], out
+
+
+def test_base_image_resolution_is_cached(stack):
+    from lab.images import DEFAULT_BASE, debootstrap_tag, docker_client, resolve_base_image
+
+    client = docker_client()
+    started = time.monotonic()
+    first = resolve_base_image(client, log=lambda line: None)
+    assert resolve_base_image(client, log=lambda line: None) == first
+    assert time.monotonic() - started < 5.0  # no debootstrap: the imported base is reused
+    assert first in (DEFAULT_BASE, debootstrap_tag())
+    image = client.images.get(stack.containers()[0].image.id)
+    assert "WIRELAB_STATE_DIR=/var/lib/wirelab" in image.attrs["Config"]["Env"]
+
+
 def test_services_answer_directly_and_through_the_proxy(stack):
     for endpoint in ("rawhttp", "rawhttp.blocking", "restapi"):
         assert httpx.get(stack.url(endpoint), timeout=5).status_code == 200
@@ -299,3 +339,32 @@ def test_lab_run_all_on_docker(stack, tmp_path):
     assert stack.containers() and all(
         c.labels.get("com.docker.compose.oneoff") != "True" for c in stack.containers()
     ), "compose run --rm must remove the runner container"
+
+
+def test_ci_guard_turns_a_docker_skip_into_a_failure(tmp_path):
+    """The conftest hook itself: under CI=true with an engine, a skipped docker test fails."""
+    require_docker()
+    (tmp_path / "conftest.py").write_text((Path(__file__).parent / "conftest.py").read_text())
+    (tmp_path / "test_guarded.py").write_text(
+        "import pytest\n\n"
+        "@pytest.mark.docker\n"
+        "def test_skips():\n"
+        "    pytest.skip('pretend the engine vanished')\n"
+    )
+    base_env = {k: v for k, v in os.environ.items() if k != "CI"}
+    base_env["PYTHONPATH"] = str(REPO)
+    results = {}
+    for ci in ("true", None):
+        env = {**base_env, "CI": ci} if ci else base_env
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        results[ci] = (proc.returncode, proc.stdout)
+    assert results["true"][0] == 1 and "1 failed" in results["true"][1], results["true"][1]
+    assert "although a Docker engine answers" in results["true"][1]
+    assert results[None][0] == 0 and "1 skipped" in results[None][1], results[None][1]

@@ -83,15 +83,24 @@ class HttpExchange:
         self._last_client = 0.0
 
     # -- queues ------------------------------------------------------------------------------
+    @staticmethod
+    def _queue(queue: deque[Out], due: float, data: bytes, action: str | None) -> None:
+        last = queue[-1] if queue else None
+        if action is None and last is not None and last.action is None and last.due == due:
+            # Same moment, same direction: one chunk, so one write instead of several.
+            last.data += data
+        else:
+            queue.append(Out(due, data, action))
+
     def _up(self, data: bytes, due: float) -> None:
         if data:
             self._last_up = max(due, self._last_up)
-            self.to_upstream.append(Out(self._last_up, data))
+            self._queue(self.to_upstream, self._last_up, data, None)
 
     def _client(self, data: bytes, due: float, action: str | None = None) -> None:
         if data or action:
             self._last_client = max(due, self._last_client)
-            self.to_client.append(Out(self._last_client, data, action))
+            self._queue(self.to_client, self._last_client, data, action)
 
     @staticmethod
     def _take(parser: h11.Connection, raw: bytearray) -> bytes:
@@ -103,7 +112,8 @@ class HttpExchange:
 
     # -- client -> upstream --------------------------------------------------------------------
     def from_client(self, data: bytes, now: float) -> None:
-        if self.closed or self._client_eof:
+        # Empty data is not EOF here (for h11 it would be): EOF is client_eof().
+        if self.closed or self._client_eof or not data:
             return
         if self._up_passthrough:
             self._up(data, now)
@@ -121,9 +131,12 @@ class HttpExchange:
                 self._req_parser.receive_data(b"")
             except RuntimeError:
                 pass
+            answered = self._current is not None and not self._current.plan.forwards
             self._parse_requests(now)
-            # A partial request the client gave up on still reaches upstream as it was sent.
-            self._up(bytes(self._req_raw), now)
+            # A partial request the client gave up on still reaches upstream as it was sent,
+            # unless the proxy was answering it (then none of it went upstream).
+            if not answered:
+                self._up(bytes(self._req_raw), now)
             self._req_raw.clear()
         if not self.closed:
             self.to_upstream.append(Out(max(now, self._last_up), action=FIN))
@@ -179,16 +192,18 @@ class HttpExchange:
         """Not (or no longer) HTTP/1.1: relay the rest untouched, both ways, once in order."""
         self.stats.not_http = why
         self._up_passthrough = True
-        if self._current is not None and not self._current.plan.forwards:
+        answered = self._current is not None and not self._current.plan.forwards
+        if answered:
             self._slots.remove(self._current)
         self._current = None
-        self._up(bytes(self._req_raw), now)
+        if not answered:  # the bytes of a request the proxy answers never go upstream
+            self._up(bytes(self._req_raw), now)
         self._req_raw.clear()
         self._pump(now)
 
     # -- upstream -> client ---------------------------------------------------------------
     def from_upstream(self, data: bytes, now: float) -> None:
-        if self.closed:
+        if self.closed or self._upstream_eof or not data:
             return
         if self._down_passthrough:
             self._client(data, now)
@@ -316,7 +331,15 @@ class HttpExchange:
         self.stats.answered_by_proxy += 1
         due = now + slot.plan.request_delay + slot.plan.response_delay
         if rule.kind == "http_status":
-            head_bytes, body, must_close = status_response(slot.parser, slot.head, rule.attributes)
+            try:
+                head_bytes, body, must_close = status_response(
+                    slot.parser, slot.head, rule.attributes
+                )
+            except h11.LocalProtocolError as exc:
+                # h11 will not frame this answer for this request: end the connection cleanly.
+                self.stats.not_http = f"cannot answer {slot.head.method} {slot.head.path}: {exc}"
+                self._end(FIN, due)
+                return
             self._client(head_bytes, due)
             slot.headers_sent_at = self._last_client
             if slot.plan.drip is not None:

@@ -144,13 +144,13 @@ class _ExchangeStage(StreamToxic):
                 queue.popleft()
                 stub.close_connection(reset=True, reason="http_reset")
                 return True
+            # The core's send delivers its item even when interrupted, so the item leaves
+            # the queue first: a rebuilt chain must not send it twice.
+            queue.popleft()
             if out.action == FIN:
                 await stub.send(None)
-                queue.popleft()
                 return True
-            # Popped only once sent: a cancel while the channel is full loses nothing.
             await stub.send(Chunk(out.data))
-            queue.popleft()
         return False
 
 

@@ -13,7 +13,16 @@ from typing import Any
 from services.faultproxy.udp.datagram_toxics import DatagramCounters
 
 DIRECTIONS = ("upstream", "downstream")
-OUTCOMES = ("in", "out", "dropped", "duplicated", "reordered", "corrupted", "delayed", "send_failed")
+OUTCOMES = (
+    "in",
+    "out",
+    "dropped",
+    "duplicated",
+    "reordered",
+    "corrupted",
+    "delayed",
+    "send_failed",
+)
 EFFECTS = ("dropped", "duplicated", "reordered", "corrupted", "delayed")
 
 

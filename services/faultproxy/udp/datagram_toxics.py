@@ -4,12 +4,13 @@ Each toxic type declares its attribute schema (``attrs``, in the core's `toxic_t
 form, so errors read the same as for TCP toxics) and a stage class that one session's
 pipeline feeds datagrams through, in one direction. ``feed(payload, now)`` returns
 ``(due, payload)`` pairs: nothing for a drop, two for a duplicate, a later ``due`` for a
-delay. Times are seconds on one monotonic clock (the relay uses the event loop's).
+delay. Times are seconds on one monotonic clock (the relay uses time.monotonic()).
 """
 
 from __future__ import annotations
 
 import random
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -266,13 +267,21 @@ class BandwidthStage(Stage):
         self.queue = attrs["queue"]
         if not hasattr(self, "busy_until"):
             self.busy_until = 0.0
+            # (finish time, size) of each datagram not yet fully sent, oldest first. Counting
+            # whole datagrams in integers keeps the tail-drop decision exact (no float drift).
+            self.in_flight: deque[tuple[float, int]] = deque()
+            self.waiting = 0
 
     def feed(self, payload: bytes, now: float) -> list[Emission]:
-        waiting = max(0.0, self.busy_until - now) * self.bytes_per_second
-        if waiting > 0 and waiting + len(payload) > self.queue:
+        in_flight = self.in_flight
+        while in_flight and in_flight[0][0] <= now:
+            self.waiting -= in_flight.popleft()[1]
+        if in_flight and self.waiting + len(payload) > self.queue:
             self.counters.dropped += 1
             return []
         self.busy_until = max(now, self.busy_until) + len(payload) / self.bytes_per_second
+        in_flight.append((self.busy_until, len(payload)))
+        self.waiting += len(payload)
         return [(self.busy_until, payload)]
 
 

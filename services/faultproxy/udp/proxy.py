@@ -27,8 +27,13 @@ log = logging.getLogger("faultproxy.udp")
 DEFAULT_IDLE_TIMEOUT_MS = 60_000
 DEFAULT_MAX_SESSIONS = 1024
 # Bursts at loopback speed overflow the default ~200 KB socket buffers long before Python
-# falls behind on average; ask for more (the kernel caps it at net.core.rmem_max).
+# falls behind on average, and on a shared machine the proxy may not run for a while: the
+# buffer is what rides out such a stall. SO_*BUFFORCE (root or CAP_NET_ADMIN) may go past
+# net.core.rmem_max; otherwise we ask for SOCKET_BUFFER and the kernel caps it there.
 SOCKET_BUFFER = 4 * 1024 * 1024
+FORCED_SOCKET_BUFFER = 16 * 1024 * 1024
+# Linux values; Python's socket module does not name them.
+SO_SNDBUFFORCE, SO_RCVBUFFORCE = 32, 33
 STATS_EVENT_INTERVAL_S = 1.0
 PUBLISH_INTERVAL_S = 0.02  # /metrics lags the datagrams by at most this much
 
@@ -46,9 +51,14 @@ def _int_option(given: dict[str, Any], key: str, default: int | None, minimum: i
 
 
 def _big_buffers(sock: socket.socket) -> None:
-    for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+    for forced, plain in ((SO_RCVBUFFORCE, socket.SO_RCVBUF), (SO_SNDBUFFORCE, socket.SO_SNDBUF)):
         try:
-            sock.setsockopt(socket.SOL_SOCKET, option, SOCKET_BUFFER)
+            sock.setsockopt(socket.SOL_SOCKET, forced, FORCED_SOCKET_BUFFER)
+            continue
+        except OSError:
+            pass  # not privileged (the usual case in a container): the capped size will do
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, plain, SOCKET_BUFFER)
         except OSError:
             pass
 

@@ -79,7 +79,7 @@ class Session:
         if pipeline is None:
             self.proxy.emit(self, stream, payload)
             return
-        for out in pipeline.push(payload, self.loop.time()):
+        for out in pipeline.push(payload, time.monotonic()):
             self.proxy.emit(self, stream, out)
         self._arm(stream, pipeline)
 
@@ -88,7 +88,7 @@ class Session:
         pipeline = self.pipelines[stream]
         if pipeline is None:
             return
-        for out in pipeline.run_due(self.loop.time()):
+        for out in pipeline.run_due(time.monotonic()):
             self.proxy.emit(self, stream, out)
         self._arm(stream, pipeline)
         if pipeline.empty:
@@ -107,7 +107,11 @@ class Session:
         if timer is not None:
             timer.cancel()
         self._timer_due[stream] = deadline
-        self._timers[stream] = self.loop.call_at(deadline, self._on_timer, stream)
+        # Pipeline times are time.monotonic(): the loop's own clock may be coarse (uvloop's
+        # is in ms, from a cached value). A timer that fires a little early finds nothing
+        # due yet and is simply set again for the rest.
+        delay = max(0.0, deadline - time.monotonic())
+        self._timers[stream] = self.loop.call_later(delay, self._on_timer, stream)
 
     def _on_timer(self, stream: str) -> None:
         self._timers[stream] = None

@@ -232,3 +232,21 @@ def test_a_fault_the_proxy_refuses_is_an_error_and_still_rolled_back(
     assert result.status == "error"
     assert "slicer" in result.failure_line() or "average_size" in result.failure_line()
     assert api.dirty() == []
+
+
+def test_repeat_runs_and_the_report_counts_passes(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from lab.scenario.progress import print_report
+
+    with servers.tcp_server(servers.ok_json) as port:
+        scenario = load(
+            tmp_path,
+            f"name: again\nsummary: s\nlesson: the lesson line\nsteps: [{{http: {{target: '127.0.0.1:{port}', timeout: 1}}, expect: {{status: 200}}}}]\n",
+        )
+        results = runner().run([scenario], repeat=3)
+    assert [r.iteration for r in results] == [1, 2, 3] and {r.status for r in results} == {"passed"}
+    console = Console(record=True, width=120)
+    print_report(console, results)
+    text = console.export_text()
+    assert "over 3 runs" in text and "3/3" in text and "again: the lesson line" in text

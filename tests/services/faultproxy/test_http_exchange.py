@@ -258,3 +258,58 @@ def test_parse_match_rejects_paths_without_a_slash():
     with pytest.raises(MatchError, match="start with '/'"):
         parse_match({"path": "api"})
     assert parse_match({}).matches(RequestHead("GET", "/", ()))
+
+
+# -- property tests: any split, any garbage ------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+PIPELINE = (
+    b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
+    b"POST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+    b"PUT /c HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nxyz"
+)
+RESPONSES = OK + CHUNKED + b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"
+
+
+def splits(data: bytes) -> st.SearchStrategy[list[bytes]]:
+    return st.lists(st.integers(0, len(data)), max_size=12).map(
+        lambda cuts: [
+            data[a:b] for a, b in zip([0, *sorted(cuts)], [*sorted(cuts), len(data)], strict=True)
+        ]
+    )
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(splits(PIPELINE), splits(RESPONSES))
+def test_any_split_of_untouched_traffic_is_forwarded_exactly(
+    requests: list[bytes], responses: list[bytes]
+):
+    h = Harness(toxic("http_status", status=500, match={"path": "/nowhere"}))
+    for part in requests:
+        h.ex.from_client(part, 0.0)
+    for part in responses:
+        h.ex.from_upstream(part, 0.0)
+    assert h.upstream_bytes() == PIPELINE
+    assert h.client_bytes() == RESPONSES
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.binary(max_size=64)), max_size=20), st.integers(0, 3))
+def test_arbitrary_bytes_either_way_never_raise(chunks: list[tuple[bool, bytes]], which: int):
+    kinds = [
+        toxic("http_status", status=429, toxicity=0.5),
+        toxic("http_drip", chunks=3, duration=10),
+        toxic("http_reset", mode="empty"),
+        toxic("http_delay", stream="upstream", latency=5),
+    ]
+    h = Harness(kinds[which])
+    for from_client, data in chunks:
+        if from_client:
+            h.ex.from_client(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" + data, 0.0)
+        else:
+            h.ex.from_upstream(data, 0.0)
+    h.ex.client_eof(1.0)
+    h.ex.upstream_eof(1.0)
+    assert all(isinstance(o.data, bytes) for o in [*h.ex.to_client, *h.ex.to_upstream])

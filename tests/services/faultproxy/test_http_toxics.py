@@ -193,7 +193,7 @@ def test_http_delay_delays_the_request_or_the_response_headers(web: Web) -> None
         start = time.monotonic()
         assert client.get(path).text == f"upstream {path}"
         elapsed = time.monotonic() - start
-        assert low <= elapsed <= low + 0.25, (path, elapsed)
+        assert low <= elapsed <= low + 0.6, (path, elapsed)  # + a loaded machine's noise
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ and every figure asserted is the toxic's doing.
 from __future__ import annotations
 
 import socket
+import statistics
 import struct
 import threading
 import time
@@ -21,7 +22,9 @@ from services.udpstream.stats import StreamStats, StreamSummary
 from tests.services.faultproxy.fp_support import Api, faultproxy_process, wait_until
 from tests.support import free_port
 
-HEADER = struct.Struct("!QQ")  # sequence number, send time (ns, this process's monotonic clock)
+HEADER = struct.Struct("!QQ")  # sequence number, send time (ns, CLOCK_REALTIME)
+TIMESPEC = struct.Struct("qq")  # the kernel's receive timestamp (SO_TIMESTAMPNS)
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux's value; Python lacks the name
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +45,24 @@ class Sink:
     def __init__(self) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        # The kernel stamps each datagram on arrival, so the delay measured does not depend
+        # on when this test gets round to reading it.
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.setblocking(False)
         self.port = self.sock.getsockname()[1]
+
+    def receive(self) -> tuple[bytes, int] | None:
+        """(payload, arrival time in ns) of the next datagram waiting, or None."""
+        try:
+            data, ancillary, _flags, _addr = self.sock.recvmsg(65535, 64)
+        except BlockingIOError:
+            return None
+        for level, kind, value in ancillary:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                seconds, nanos = TIMESPEC.unpack(value[: TIMESPEC.size])
+                return data, seconds * 1_000_000_000 + nanos
+        return data, time.time_ns()
 
     def close(self) -> None:
         self.sock.close()
@@ -110,6 +128,7 @@ def udp_stats(api: Api, name: str) -> dict:
 class Stream:
     summary: StreamSummary
     arrivals: list[int] = field(default_factory=list)  # sequence numbers in arrival order
+    delays_ms: list[float] = field(default_factory=list)  # one-way, in arrival order
 
     @property
     def lost(self) -> set[int]:
@@ -128,26 +147,24 @@ def send_stream(
     gap: float = 0.0,
 ) -> Stream:
     """Send ``n`` numbered datagrams through proxy ``name`` and measure what reaches ``sink``."""
-    stats, arrivals = StreamStats(size=size), []
+    stats, arrivals, delays = StreamStats(size=size), [], []
     padding = b"." * max(0, size - HEADER.size)
     base = udp_stats(api, name)["upstream"]
 
     def drain() -> None:
-        while True:
-            try:
-                data = sink.sock.recv(65535)
-            except BlockingIOError:
-                return
+        while (got := sink.receive()) is not None:
+            data, arrived_ns = got
             seq, sent_ns = HEADER.unpack_from(data)
-            stats.add(seq, sent_ns, time.monotonic_ns())
+            stats.add(seq, sent_ns, arrived_ns)
             arrivals.append(seq)
+            delays.append((arrived_ns - sent_ns) / 1e6)
 
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
         client.connect(("127.0.0.1", port))
         sent = 0
         while sent < n:
             for _ in range(min(window, n - sent)):
-                client.send(HEADER.pack(sent, time.monotonic_ns()) + padding)
+                client.send(HEADER.pack(sent, time.time_ns()) + padding)
                 sent += 1
                 if gap:
                     time.sleep(gap)
@@ -171,7 +188,7 @@ def send_stream(
         )
 
     wait_until(all_arrived, timeout=10, interval=0.01)
-    return Stream(stats.summary(sent=n), arrivals)
+    return Stream(stats.summary(sent=n), arrivals, delays)
 
 
 def add_toxic(api: Api, proxy: str, type_: str, stream: str = "upstream", **attrs: object) -> dict:
@@ -204,7 +221,7 @@ def test_ten_percent_loss_of_50000_and_an_exact_rerun_with_a_seed(api: Api, sink
         in metrics
     )
     assert (
-        f'faultproxy_toxic_datagrams_total{{proxy="loss0",toxic="loss_upstream",outcome="in"}} 50000'
+        'faultproxy_toxic_datagrams_total{proxy="loss0",toxic="loss_upstream",outcome="in"} 50000'
         in metrics
     )
 
@@ -246,13 +263,19 @@ def test_latency_with_jitter_spreads_delays_within_bounds_and_loses_nothing(
 ) -> None:
     port = create_udp(api, "lat", sink.port)
     add_toxic(api, "lat", "latency", latency=40, jitter=15)
-    s = send_stream(api, "lat", port, sink, 1500, window=100, gap=0.0005).summary
+    stream = send_stream(api, "lat", port, sink, 1500, window=100, gap=0.0005)
+    s = stream.summary
     assert s.lost == 0 and s.duplicates == 0
-    # One clock for send and receive times, so the delays are absolute.
-    assert s.delay_min_ms is not None and s.delay_max_ms is not None
-    assert s.delay_min_ms >= 25 - 1
-    assert s.delay_max_ms <= 55 + 40  # + scheduling noise on a loaded machine
-    assert 15 <= s.delay_spread_ms
+    # Send and kernel receive times share one clock, so the delays are absolute.
+    delays = sorted(stream.delays_ms)
+    # No datagram can beat latency - jitter: a hard bound, whatever the load.
+    assert delays[0] >= 25 - 1
+    # The machine is shared: a stalled proxy delays some datagrams further, so the upper
+    # bound is asserted for the bulk, not for every one.
+    within = sum(1 for d in delays if d <= 55 + 10) / len(delays)
+    assert within >= 0.8, f"only {within:.0%} within 65 ms"
+    assert statistics.median(delays) == pytest.approx(40, abs=10)
+    assert delays[int(0.9 * len(delays))] - delays[int(0.1 * len(delays))] >= 15  # spread
     assert s.out_of_order > 0  # jitter lets later datagrams overtake earlier ones
 
 
@@ -274,7 +297,7 @@ def test_datagram_boundaries_are_kept_exactly_both_ways(api: Api, echo: Echo) ->
 
 
 def test_each_client_has_its_own_session_and_idle_sessions_expire(api: Api, echo: Echo) -> None:
-    port = create_udp(api, "sess", echo.port, idle_timeout=300)
+    port = create_udp(api, "sess", echo.port, idle_timeout=1500)
     clients = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(3)]
     try:
         for i, c in enumerate(clients):
@@ -305,8 +328,9 @@ def test_the_session_cap_drops_new_clients_and_says_so(api: Api, echo: Echo) -> 
         socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as a,
         socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as b,
     ):
+        a.settimeout(5)
+        b.settimeout(0.5)  # only ever waits for what must not come
         for c in (a, b):
-            c.settimeout(0.5)
             c.connect(("127.0.0.1", port))
         a.send(b"first")
         assert a.recv(100) == b"first"
@@ -323,14 +347,16 @@ def test_the_session_cap_drops_new_clients_and_says_so(api: Api, echo: Echo) -> 
 def test_disabled_is_down_and_enabling_listens_on_the_same_port(api: Api, echo: Echo) -> None:
     port = create_udp(api, "down", echo.port)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as c:
-        c.settimeout(1)
+        c.settimeout(5)
         c.connect(("127.0.0.1", port))
         c.send(b"up")
         assert c.recv(10) == b"up"
         assert api.post("/proxies/down", {"enabled": False}).json()["enabled"] is False
         c.send(b"anyone?")
+        c.settimeout(1)
         with pytest.raises((ConnectionRefusedError, TimeoutError)):
             c.recv(10)  # nothing listens: loopback answers ICMP port unreachable
+        c.settimeout(5)
         r = api.post("/proxies/down", {"enabled": True}).json()
         assert r["listen"] == f"127.0.0.1:{port}"
         c.send(b"back")
@@ -356,27 +382,28 @@ def test_corrupt_bandwidth_and_limit_data_on_real_sockets(api: Api, echo: Echo) 
         for i in range(20):
             c.send(bytes([i]) * 1000)
         got_sizes = []
-        c.settimeout(0.5)
+        c.settimeout(1.0)
         try:
             while True:
                 got_sizes.append(len(c.recv(65535)))
         except TimeoutError:
             pass
-        assert got_sizes == [1000] * 5
-        assert udp_stats(api, "misc")["toxics"]["bandwidth_upstream"]["dropped"] == 15
-        assert time.monotonic() - start >= 0.05
+        # Five fit at once; a sixth or seventh only if this process was slow enough between
+        # sends for the link to drain one (a loaded machine), never fewer than five.
+        assert 5 <= len(got_sizes) <= 7 and set(got_sizes) == {1000}
+        dropped = udp_stats(api, "misc")["toxics"]["bandwidth_upstream"]["dropped"]
+        assert dropped == 20 - len(got_sizes)
+        assert time.monotonic() - start >= 0.01 * len(got_sizes)
         assert api.delete("/proxies/misc/toxics/bandwidth_upstream").status_code == 204
 
         add_toxic(api, "misc", "limit_data", bytes=250)
-        c.settimeout(0.5)
         for i in range(4):
             c.send(bytes([i]) * 100)
-        received = []
-        try:
-            while True:
-                received.append(c.recv(65535))
-        except TimeoutError:
-            pass
+        c.settimeout(5)
+        received = [c.recv(65535), c.recv(65535)]
+        c.settimeout(0.5)
+        with pytest.raises(TimeoutError):
+            received.append(c.recv(65535))
         assert received == [b"\x00" * 100, b"\x01" * 100]
 
 

@@ -63,11 +63,20 @@ def test_one_slow_client_stalls_only_the_blocking_server(tmp_path, mode):
 def test_threads_mode_refuses_with_503_when_every_worker_is_busy(tmp_path):
     server, proc = http_only(tmp_path, "threads", "--workers", "2", "--idle-timeout", "5")
     with proc:
-        holders = [connect(server.port) for _ in range(2)]
+        holders: list[socket.socket] = []
         try:
-            for sock in holders:  # each holds a worker with an idle keep-alive connection
+            # Each holder keeps a worker with an idle keep-alive connection. The readiness
+            # probe's worker may still be finishing, so a holder retries a 503 briefly.
+            deadline = time.monotonic() + 10
+            while len(holders) < 2:
+                sock = connect(server.port)
                 sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
-                assert read_one(sock).status == 200
+                if read_one(sock).status == 200:
+                    holders.append(sock)
+                else:
+                    sock.close()
+                    assert time.monotonic() < deadline, "workers never became free"
+                    time.sleep(0.1)
             with connect(server.port) as extra:
                 extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
                 data = recv_until_eof(extra)
@@ -79,7 +88,8 @@ def test_threads_mode_refuses_with_503_when_every_worker_is_busy(tmp_path):
                 sock.close()
         # Workers freed: served again (after the server notices the closes).
         deadline = time.monotonic() + 5
-        while get(server.port, "/healthz").status != 200 and time.monotonic() < deadline:
+        while (status := get(server.port, "/healthz").status) != 200:
+            assert time.monotonic() < deadline, f"still {status} after the holders left"
             time.sleep(0.1)
 
 

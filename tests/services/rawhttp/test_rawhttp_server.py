@@ -9,6 +9,8 @@ import ssl
 import time
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.services.rawhttp.conftest import (
     SECRET,
@@ -434,3 +436,48 @@ def test_line_protocol_unknown_command(rawhttp):
     with connect(rawhttp.line_port) as sock:
         sock.sendall(b"HELLO there\n")
         assert read_line(sock).startswith(b"ERROR unknown command b'HELLO there'")
+
+
+# -- fuzzing the live server ----------------------------------------------------------------
+
+fuzz_pieces = st.lists(
+    st.one_of(
+        st.binary(max_size=60),
+        st.sampled_from(
+            [b"GET / HTTP/1.1\r\n", b"Host: t\r\n", b"\r\n", b"Content-Length: 4\r\n",
+             b"Transfer-Encoding: chunked\r\n", b"4\r\nabcd\r\n", b"0\r\n\r\n", b"POST /echo HTTP/1.1\r\n"]
+        ),
+    ),
+    max_size=12,
+)  # fmt: skip
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(pieces=fuzz_pieces)
+def test_any_bytes_over_a_socket_get_http_answers_or_nothing(rawhttp, pieces):
+    """Arbitrary bytes in arbitrary pieces: every answer is well-formed HTTP (h11 parses
+    it), every error says why, and the server keeps serving."""
+    with connect(rawhttp.port) as sock:
+        for piece in pieces:
+            sock.sendall(piece)
+        sock.shutdown(socket.SHUT_WR)  # the end of input ends the conversation
+        data = recv_until_eof(sock)
+    n = data.count(b"HTTP/1.1 ")
+    if n:
+        statuses = [r.status for r in parse_responses(data, ["GET"] * n) if r.status]
+        assert all(200 <= s < 600 for s in statuses)
+    assert get(rawhttp.port, "/healthz").status == 200
+
+
+def test_a_stalled_tls_handshake_does_not_block_other_https_clients(rawhttp):
+    ctx = ssl.create_default_context(cafile=str(rawhttp.state_dir / "tls" / "ca.pem"))
+    with connect(rawhttp.https_port) as stalled:
+        stalled.sendall(b"\x16\x03\x01")  # the first bytes of a ClientHello, then nothing
+        start = time.monotonic()
+        with socket.create_connection(("127.0.0.1", rawhttp.https_port), timeout=5) as raw:
+            with ctx.wrap_socket(raw, server_hostname="localhost") as sock:
+                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+                assert recv_until_eof(sock).startswith(b"HTTP/1.1 200 OK\r\n")
+        assert elapsed_since(start) < 2.0

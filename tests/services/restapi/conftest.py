@@ -51,9 +51,9 @@ def running_restapi(state_dir: Path, *extra: str, port: int | None = None) -> It
         yield RestApi(url, port, state_dir, proc)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RestApi]:
-    """One server per test module, limiter on with limits nobody reaches."""
+    """One server for the behaviour tests (each resets it), limiter on with limits nobody reaches."""
     with running_restapi(tmp_path_factory.mktemp("restapi"), *HIGH_LIMITS) as server:
         yield server
 

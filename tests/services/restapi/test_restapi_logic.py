@@ -130,6 +130,19 @@ def test_settings_reject_unknown_group(tmp_path, capsys) -> None:
     assert "unknown group 'nope'" in capsys.readouterr().err
 
 
+def test_settings_reject_bad_log_level_env(tmp_path, capsys) -> None:
+    with pytest.raises(SystemExit):
+        parse_settings(["--state-dir", str(tmp_path)], {"WIRELAB_LOG_LEVEL": "loud"})
+    assert (
+        "WIRELAB_LOG_LEVEL must be one of debug, info, warning, error, got 'loud'"
+        in capsys.readouterr().err
+    )
+    assert (
+        parse_settings(["--state-dir", str(tmp_path)], {"WIRELAB_LOG_LEVEL": "DEBUG"}).log_level
+        == "debug"
+    )
+
+
 def test_route_groups() -> None:
     assert route_group("/api/users/1") == "api"
     assert route_group("/status/200") == "practice"

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 
 from tests.services.restapi.conftest import WRITER, running_restapi
-from tests.support import REPO_ROOT
+from tests.support import REPO_ROOT, free_port, wait_tcp
 
 
 def run_cli(*args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
@@ -60,8 +60,8 @@ def test_restart_keeps_data_and_sigterm_exits_promptly(tmp_path: Path) -> None:
             assert c.get("/_lab/ratelimit").json()["groups"]["api"]["capacity"] == 3
         t0 = time.monotonic()
         api.proc.send_signal(signal.SIGTERM)
-        assert api.proc.wait(10) == 0
-        assert time.monotonic() - t0 < 5
+        assert api.proc.wait(15) == 0  # a requested stop is a clean exit
+        assert time.monotonic() - t0 < 10  # loose: the machine is shared
     with running_restapi(tmp_path, "--no-rate-limit") as api, api.client() as c:
         assert c.get(f"/api/users/{created['id']}").json() == created
         assert c.get("/api/users/1").json()["name"] == "Ada L."
@@ -77,8 +77,9 @@ def test_sigterm_with_a_client_holding_a_slow_response(tmp_path: Path) -> None:
             assert s.recv(100).startswith(b"HTTP/1.1 200")
             t0 = time.monotonic()
             api.proc.send_signal(signal.SIGTERM)
-            api.proc.wait(15)
-            assert time.monotonic() - t0 < 8  # graceful timeout is 2 s
+            assert api.proc.wait(20) == 0
+            # The stream would run 500 s; graceful shutdown gives it 2 s (slack for a busy box).
+            assert time.monotonic() - t0 < 15
 
 
 def test_concurrent_writes_lose_no_row(tmp_path: Path) -> None:
@@ -115,3 +116,32 @@ def test_corrupt_database_is_one_line(tmp_path: Path) -> None:
     r = run_cli("--port", "0", "--state-dir", str(tmp_path))
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert r.stderr.strip().endswith("restapi.sqlite3: file is not a database")
+
+
+def test_debug_log_shows_the_raw_request(tmp_path: Path) -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "services.restapi",
+            "--port",
+            str(port),
+            "--state-dir",
+            str(tmp_path),
+            "--log-level",
+            "debug",
+        ],
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_tcp(port, timeout=30)
+        httpx.get(f"http://127.0.0.1:{port}/headers?q=1", headers={"X-Probe": "42"}, timeout=10)
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=20)
+    assert "GET /headers?q=1 HTTP/1.1" in err
+    assert "x-probe: 42" in err

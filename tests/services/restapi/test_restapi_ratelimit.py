@@ -39,6 +39,8 @@ def test_concurrent_burst_passes_at_most_capacity(http: httpx.Client, api: RestA
     assert len(log) == 40
     assert sum(not e["rate_limited"] for e in log) == 5
     assert all(e["status"] == 429 for e in log if e["rate_limited"])
+    assert all(e["retry_after"] >= 1 for e in log if e["rate_limited"])
+    assert all("retry_after" not in e for e in log if not e["rate_limited"])
 
 
 def test_429_carries_every_header_and_retry_after_is_honest(http: httpx.Client) -> None:
@@ -95,6 +97,8 @@ def test_runtime_config_disable_and_reset(http: httpx.Client) -> None:
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "capacity"
 
     http.post("/_lab/ratelimit", json={"enabled": True})
+    every = set_limit(http, "*", 7, 1)["groups"]
+    assert {g: p["capacity"] for g, p in every.items()} == {"api": 7, "practice": 7}
     set_limit(http, "api", 2, 1)
     kept = http.post("/_lab/reset", params={"keep_rate_limits": "true"}).json()["rate_limit"]
     assert kept["groups"]["api"]["capacity"] == 2

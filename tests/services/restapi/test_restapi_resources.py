@@ -289,3 +289,19 @@ def test_concurrent_retries_with_one_key_create_one_order(http: httpx.Client) ->
     assert len({r.json()["id"] for r in responses}) == 1
     assert sum(r.headers.get("idempotent-replayed") == "true" for r in responses) == 11
     assert http.get("/api/orders").headers["x-total-count"] == "10"
+
+
+def test_merge_patch_media_type_head_on_lists_and_options_of_a_deleted_order(
+    http: httpx.Client,
+) -> None:
+    r = http.patch(
+        "/api/orders/3",
+        content=b'{"status": "paid"}',
+        headers={**WRITER, "Content-Type": "application/merge-patch+json"},
+    )
+    assert (r.status_code, r.json()["status"], r.json()["item"]) == (200, "paid", "enigma rotor")
+    head = http.head("/api/orders", params={"per_page": 2})
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["x-total-count"] == "9" and 'rel="next"' in head.headers["link"]
+    assert http.delete("/api/orders/3", headers=WRITER).status_code == 204
+    assert_problem(http.options("/api/orders/3"), 404, "order 3 does not exist")

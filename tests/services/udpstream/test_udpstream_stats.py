@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.udpstream.stats import StreamStats, wrap_diff
 
@@ -179,3 +181,24 @@ def test_long_clean_stream_bursts_fast_path():
             stats.add(q, q, q + 10)
     s = stats.summary(sent=100_005)
     assert (s.received, s.lost, s.longest_loss_burst, s.loss_bursts) == (100_002, 3, 2, 2)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.integers(min_value=0, max_value=200), max_size=300),
+    st.integers(min_value=0, max_value=250),
+)
+def test_invariants_on_any_arrival_order(seqs, sent):
+    stats = StreamStats(rate=100, size=10)
+    for i, seq in enumerate(seqs):
+        stats.add(seq, seq * 1000, seq * 1000 + 50 + (i % 7))
+    s = stats.summary(sent=sent)
+    distinct = set(seqs)
+    assert s.received == len(distinct)
+    assert s.duplicates == len(seqs) - len(distinct)
+    assert s.sent == max(sent, max(distinct, default=-1) + 1)
+    assert s.lost == s.sent - s.received >= 0
+    assert s.longest_loss_burst <= s.lost and (s.loss_bursts == 0) == (s.lost == 0)
+    assert sum(i.lost for i in s.intervals) == s.lost
+    assert sum(i.received for i in s.intervals) == s.received
+    assert s.out_of_order <= s.received and s.max_reorder <= 200

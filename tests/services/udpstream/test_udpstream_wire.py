@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from services.udpstream import control, wire
 from services.udpstream.control import Caps, ControlError
@@ -136,3 +138,13 @@ def test_other_ops():
         control.parse_other({"op": "keepalive", "stream": -1}, "keepalive")
     with pytest.raises(ControlError, match="validate request needs 'token'"):
         control.parse_other({"op": "validate"}, "validate")
+
+
+@given(st.binary(max_size=80) | st.builds(lambda b: b"WU\x01D" + b, st.binary(max_size=60)))
+def test_any_bytes_parse_or_raise_wire_error(data):
+    try:
+        header = wire.unpack_data(data)
+    except wire.WireError as exc:
+        assert exc.reason in ("truncated", "bad_magic", "bad_version", "bad_kind", "bad_length")
+    else:
+        assert len(data) == wire.DATA_HEADER_SIZE + header.payload_len
