@@ -6,18 +6,28 @@
 # itself needs no network; with that folder empty, pip falls back to PyPI.
 ARG BASE_IMAGE=python:3.11-slim
 
-# -- stage 1: the dependency list, read from pyproject.toml (written in one place) --------
-# A stage of its own: the next stage copies only its output, and the build cache compares
-# content, so editing pyproject.toml without touching the dependencies reinstalls nothing.
+# -- stage 1: what the dependency layer needs, and nothing else ----------------------------
+# The dependency list is read from pyproject.toml (written in one place); the wheels are
+# whatever `python -m lab.images` put in docker/wheels/ (a fresh clone has none, hence
+# copying the whole folder rather than naming one that may not exist). The next stage
+# copies only these outputs, and the build cache compares content: editing pyproject.toml
+# elsewhere, or another file in docker/, reinstalls nothing.
 FROM ${BASE_IMAGE} AS requirements
+LABEL org.wirelab.image="requirements"
 COPY pyproject.toml /build/pyproject.toml
-RUN python3 -c 'import tomllib; print("\n".join(tomllib.load(open("/build/pyproject.toml", "rb"))["project"]["dependencies"]))' > /build/requirements.txt
+COPY docker/ /build/docker/
+RUN set -eu; \
+    python3 -c 'import tomllib; print("\n".join(tomllib.load(open("/build/pyproject.toml", "rb"))["project"]["dependencies"]))' > /build/requirements.txt; \
+    mkdir -p /build/wheels; \
+    if [ -d /build/docker/wheels ]; then find /build/docker/wheels -name '*.whl' -exec mv {} /build/wheels/ \; ; fi
 
 # -- stage 2: the virtualenv with the runtime dependencies ------------------------------
 FROM ${BASE_IMAGE} AS deps
 COPY --from=requirements /build/requirements.txt /build/requirements.txt
-COPY docker/wheels/ /build/wheels/
-# pip, setuptools and the wheels stay in this stage; only /opt/venv reaches the image.
+COPY --from=requirements /build/wheels/ /build/wheels/
+# With wheels, no network at all; without (a plain `docker compose build` on a machine
+# that reaches PyPI), pip downloads them. pip and setuptools stay in this stage: only
+# /opt/venv reaches the image.
 RUN set -eu; \
     python3 -m venv /opt/venv; \
     if ls /build/wheels/*.whl >/dev/null 2>&1; then index="--no-index --find-links /build/wheels"; else index=""; fi; \
@@ -26,6 +36,9 @@ RUN set -eu; \
 
 # -- stage 3: the runtime image ----------------------------------------------------------
 FROM ${BASE_IMAGE}
+# Marks the runtime image (not the build stages, whose images are the dependency cache),
+# so `lab up` can prune the images that earlier code changes left untagged.
+LABEL org.wirelab.image="app"
 # A fixed uid, so files written into the state volume have a stable owner.
 RUN set -eu; \
     groupadd --system --gid 10001 lab; \

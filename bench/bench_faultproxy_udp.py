@@ -337,9 +337,14 @@ def run(quick: bool = False) -> list[dict]:
     try:
         with faultproxy() as (api, proxy_proc):
             relay = create(api, "bench_udp", counter.port)
+            rounds = 1 if quick else 2
             for size in (64, 1200):
-                direct = max_clean_rate(counter.port, counter, size, quick)
-                proxied = max_clean_rate(relay, counter, size, quick)
+                # Interleaved rounds, best of each: the machine is shared, and a busy moment
+                # should not decide which side looks faster.
+                direct = proxied = 0.0
+                for _ in range(rounds):
+                    direct = max(direct, max_clean_rate(counter.port, counter, size, quick))
+                    proxied = max(proxied, max_clean_rate(relay, counter, size, quick))
                 rows.append(
                     row(
                         f"UDP relay {size} B, no toxic: max rate with 0 loss",
@@ -459,10 +464,11 @@ def run(quick: bool = False) -> list[dict]:
                 # it leaves the zero-copy path too, which separates the cost of that from
                 # the cost of parsing HTTP.
                 api.delete("/proxies/bench_http/toxics/http_status_downstream").raise_for_status()
-                api.post(
-                    "/proxies/bench_http/toxics",
-                    json={"type": "latency", "attributes": {"latency": 0}},
-                ).raise_for_status()
+                for stream in ("upstream", "downstream"):  # both ways, as the HTTP layer does
+                    api.post(
+                        "/proxies/bench_http/toxics",
+                        json={"type": "latency", "stream": stream, "attributes": {"latency": 0}},
+                    ).raise_for_status()
                 http_rate(web, 0.3)
                 chain = http_rate(web, seconds)
                 rows.append(
@@ -470,7 +476,7 @@ def run(quick: bool = False) -> list[dict]:
                         "HTTP req/s via proxy with a non-matching http_status",
                         toxic,
                         "req/s",
-                        "proxy, latency 0 toxic (no HTTP parsing)",
+                        "proxy, latency 0 both ways (no HTTP parsing)",
                         chain,
                     )
                 )

@@ -100,10 +100,13 @@ def up(
 @app.command()
 def down(
     volumes: Annotated[bool, typer.Option(help="docker: also remove the data volumes")] = False,
+    backend_name: Annotated[
+        str | None, typer.Option("--backend", help="default: the one `lab up` used")
+    ] = None,
 ) -> None:
     """Stop every service; leave no process or container behind."""
     try:
-        backend = current_backend()
+        backend = get_backend(backend_name) if backend_name else current_backend()
         if volumes and backend.name == "docker":
             backend.down(volumes=True)  # type: ignore[call-arg]
         else:

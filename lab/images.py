@@ -38,6 +38,7 @@ WHEELS_DIR = REPO_ROOT / "docker" / "wheels"
 DEFAULT_BASE = "python:3.11-slim"
 APP_IMAGE = "wirelab:local"  # compose.yaml's default for $WIRELAB_IMAGE
 BASE_REPO = "wirelab-base"
+APP_LABEL = "org.wirelab.image"  # set on the runtime stage in the Dockerfile
 
 DEBIAN_SUITE = "bookworm"
 DEBIAN_PACKAGES = ("python3", "python3-venv", "ca-certificates")
@@ -300,7 +301,27 @@ def build_app_image(
         raise
     except Exception as exc:
         raise ImageError(f"image build failed: {type(exc).__name__}: {exc}"[:300]) from None
+    prune_old_app_images(client)
     return time.monotonic() - started
+
+
+def prune_old_app_images(client) -> None:
+    """Remove the images earlier builds left behind; the label says which are ours.
+
+    Superseded runtime images go. Of the first stage's images (one per change to
+    pyproject.toml or docker/) the newest stays, as the cache of the next build. The deps
+    stage's image carries no label and stays: it is the dependency layer's cache.
+    """
+    try:
+        client.images.prune(filters={"dangling": True, "label": f"{APP_LABEL}=app"})
+        stages = client.images.list(
+            filters={"dangling": True, "label": f"{APP_LABEL}=requirements"}
+        )
+        stages.sort(key=lambda image: image.attrs.get("Created", ""), reverse=True)
+        for image in stages[1:]:
+            client.images.remove(image.id, noprune=False)
+    except Exception:  # housekeeping only; a failure here must not fail `lab up`
+        pass
 
 
 def ensure_app_image(client, log: Log = _stderr, base: str | None = None) -> str:

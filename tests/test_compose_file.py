@@ -235,3 +235,17 @@ def test_image_requirements_are_pyprojects_dependencies():
     platforms = _wheel_platforms("amd64")
     assert "manylinux_2_36_x86_64" in platforms and "manylinux2014_x86_64" in platforms
     assert all(p.endswith("_aarch64") for p in _wheel_platforms("arm64"))
+
+
+def test_dockerignore_keeps_what_the_dockerfile_copies():
+    ignored = {
+        line.strip()
+        for line in (REPO / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    copied = re.findall(r"^COPY (?!--from)(\S+)", (REPO / "Dockerfile").read_text(), re.M)
+    assert copied, "the Dockerfile copies nothing from the context?"
+    for source in copied:
+        top = source.strip("/").split("/")[0]
+        assert top not in ignored and source.strip("/") not in ignored, source
+    assert {".git", ".venv", "tests", ".lab"} <= ignored  # a lean, stable build context

@@ -44,6 +44,8 @@ class ApiServer:
             await self._serve_connection(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
             pass
+        except Exception:  # a bug in one API connection must not go unseen, nor spread
+            log.exception("API connection failed")
         finally:
             self._clients.discard(task)
             writer.close()
@@ -56,7 +58,7 @@ class ApiServer:
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=64 * 1024)
         while True:
             try:
-                request = await self._read_request(conn, reader)
+                request = await self._read_request(conn, reader, writer)
             except h11.RemoteProtocolError as exc:
                 await self._send_error(
                     conn, writer, exc.error_status_hint, f"bad HTTP request: {exc}"
@@ -86,13 +88,17 @@ class ApiServer:
                 return
 
     async def _read_request(
-        self, conn: h11.Connection, reader: asyncio.StreamReader
+        self, conn: h11.Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> Request | None:
         head: h11.Request | None = None
         body = bytearray()
         while True:
             event = conn.next_event()
             if event is h11.NEED_DATA:
+                if conn.they_are_waiting_for_100_continue:
+                    # curl sends "Expect: 100-continue" for bodies over 1 KB and would
+                    # otherwise wait a second before sending the body.
+                    writer.write(conn.send(h11.InformationalResponse(status_code=100, headers=[])))
                 try:
                     data = await asyncio.wait_for(reader.read(READ_SIZE), IDLE_TIMEOUT_S)
                 except TimeoutError:

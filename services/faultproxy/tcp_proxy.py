@@ -92,12 +92,19 @@ class TcpProxy(BaseProxy):
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
-                # EMFILE and friends: log and keep serving the connections we have.
+                # EMFILE and friends: keep serving the connections we have, and pause
+                # accepting briefly, or the still-ready listener would spin the loop.
                 log.warning("proxy %s: accept failed: %s", self.name, exc.strerror or exc)
+                self.loop.remove_reader(listener.fileno())
+                self.loop.call_later(0.1, self._resume_accept, listener)
                 return
             task = self.loop.create_task(self._connect_upstream(client))
             self._connecting.add(task)
             task.add_done_callback(self._connecting.discard)
+
+    def _resume_accept(self, listener: socket.socket) -> None:
+        if self._listener is listener:
+            self.loop.add_reader(listener.fileno(), self._accept_ready)
 
     async def _connect_upstream(self, client: socket.socket) -> None:
         client.setblocking(False)

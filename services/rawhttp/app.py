@@ -75,12 +75,17 @@ class App:
             if method not in READ_METHODS:
                 return _not_allowed(method, path)
             return self._request_log(query)
-        response = self.static.respond(path, dict(request.headers))
-        if response is None:
-            return html_page(404, "404 Not Found", f"There is no file at {path[:200]} here.")
         if method not in READ_METHODS:
-            return _not_allowed(method, path)
-        return response
+            # 405 for a file that exists (without reading it), 404 for one that does not.
+            if self.static.resolve(path) is not None:
+                return _not_allowed(method, path)
+            return self._not_found(path)
+        response = self.static.respond(path, dict(request.headers))
+        return response if response is not None else self._not_found(path)
+
+    @staticmethod
+    def _not_found(path: str) -> Response:
+        return html_page(404, "404 Not Found", f"There is no file at {path[:200]} here.")
 
     def _request_log(self, query: str) -> Response:
         params = parse_query(query)

@@ -11,6 +11,9 @@ No sockets, no clocks: the connection code decides about timeouts, this module o
 about bytes. Every rule lives here once, so it can be unit-tested and fuzzed with any
 fragmentation of the input. Each error message names the offending bytes.
 
+An error is returned once and is final: afterwards ``feed()`` ignores input and
+``next_event()`` returns ``NEED_DATA``; the connection answers the error and closes.
+
 States: HEAD (waiting for the blank line) -> BODY (Content-Length) or CHUNK_SIZE ->
 CHUNK_DATA -> ... -> TRAILERS -> back to HEAD for the next (pipelined) request. Any
 error moves to ERROR, which is final.
@@ -184,7 +187,9 @@ class RequestParser:
         if state is BODY:
             return self._parse_fixed_body()
         if state is ERROR:
-            return self._error or NEED_DATA
+            # The error was returned once, when it happened; a loop that keeps asking
+            # must not spin on it. Nothing more comes out of this parser.
+            return NEED_DATA
         return self._parse_chunked()
 
     def _fail(self, status: int, message: str) -> ProtocolError:

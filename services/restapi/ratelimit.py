@@ -14,7 +14,6 @@ as GitHub sends it) and ``Retry-After`` in delay-seconds on a refusal.
 
 from __future__ import annotations
 
-import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -42,7 +41,6 @@ class Policy:
     refill_per_s: float
     # Derived once here rather than on every request.
     window_s: int = field(init=False, compare=False)  # seconds for an empty bucket to fill: ``w``
-    header_fields: tuple[bytes, bytes] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.capacity < 1:
@@ -52,11 +50,6 @@ class Policy:
                 f"refill must be a positive number per second, got {self.refill_per_s}"
             )
         object.__setattr__(self, "window_s", max(1, math.ceil(self.capacity / self.refill_per_s)))
-        object.__setattr__(
-            self,
-            "header_fields",
-            (b"q=%d;w=%d" % (self.capacity, self.window_s), b"%d" % self.capacity),
-        )
 
 
 def parse_policy_spec(spec: str) -> tuple[str, Policy]:
@@ -89,39 +82,56 @@ class Bucket:
     updated: float
 
 
+@dataclass(frozen=True)
+class StaticFields:
+    """The header bytes that depend only on the group and its policy, made once per policy."""
+
+    policy: Policy
+    policy_field: bytes  # the whole RateLimit-Policy value
+    ratelimit_prefix: bytes  # '"api";r=' : RateLimit minus the numbers
+    limit: bytes
+
+    @classmethod
+    def of(cls, group: str, policy: Policy) -> StaticFields:
+        name = f'"{group}"'.encode()  # GROUP_NAME keeps it a valid structured-field string
+        return cls(
+            policy,
+            b"%s;q=%d;w=%d" % (name, policy.capacity, policy.window_s),
+            name + b";r=",
+            b"%d" % policy.capacity,
+        )
+
+
 @dataclass(slots=True)
 class Decision:
     allowed: bool
     group: str
-    policy: Policy
+    static: StaticFields
     remaining: int  # whole tokens left after this request
     reset_s: int  # seconds until the bucket is full again
     retry_after_s: int  # seconds until one token is available (0 when allowed)
+
+    @property
+    def policy(self) -> Policy:
+        return self.static.policy
 
     def headers(self, wall_now: float) -> list[tuple[str, str]]:
         """Response headers for this decision; ``wall_now`` is unix time for X-RateLimit-Reset."""
         return [(HEADER_NAMES[k], v.decode()) for k, v in self.raw_headers(wall_now)]
 
     def raw_headers(self, wall_now: float) -> list[tuple[bytes, bytes]]:
-        """The same as ASGI wants them (lower-case bytes), built with little work per request:
-        the parts that depend only on the policy are made once, in Policy."""
-        quota, limit = self.policy.header_fields
-        name = _quoted(self.group)
+        """The same as ASGI wants them (lower-case bytes), with little work per request."""
+        static, remaining, reset = self.static, self.remaining, self.reset_s
         out = [
-            (b"ratelimit-policy", b"%s;%s" % (name, quota)),
-            (b"ratelimit", b"%s;r=%d;t=%d" % (name, self.remaining, self.reset_s)),
-            (b"x-ratelimit-limit", limit),
-            (b"x-ratelimit-remaining", b"%d" % self.remaining),
-            (b"x-ratelimit-reset", b"%d" % math.ceil(wall_now + self.reset_s)),
+            (b"ratelimit-policy", static.policy_field),
+            (b"ratelimit", static.ratelimit_prefix + b"%d;t=%d" % (remaining, reset)),
+            (b"x-ratelimit-limit", static.limit),
+            (b"x-ratelimit-remaining", b"%d" % remaining),
+            (b"x-ratelimit-reset", b"%d" % math.ceil(wall_now + reset)),
         ]
         if not self.allowed:
             out.append((b"retry-after", b"%d" % self.retry_after_s))
         return out
-
-
-@functools.lru_cache(maxsize=64)
-def _quoted(group: str) -> bytes:
-    return b'"%s"' % group.encode()
 
 
 @dataclass
@@ -132,6 +142,7 @@ class RateLimiter:
     policies: dict[str, Policy]
     enabled: bool = True
     buckets: dict[tuple[str, str], Bucket] = field(default_factory=dict)
+    _static: dict[str, StaticFields] = field(default_factory=dict, repr=False)
 
     def check(self, group: str, client: str, now: float) -> Decision | None:
         """Take a token for ``client`` in ``group``; None when the group is not limited.
@@ -163,7 +174,10 @@ class RateLimiter:
         bucket.tokens = tokens
         missing = capacity - tokens
         reset = math.ceil(missing / rate - EPSILON) if missing > EPSILON else 0
-        return Decision(allowed, group, policy, int(tokens + EPSILON), reset, retry_after)
+        static = self._static.get(group)
+        if static is None or static.policy is not policy:  # first use, or the policy changed
+            static = self._static[group] = StaticFields.of(group, policy)
+        return Decision(allowed, group, static, int(tokens + EPSILON), reset, retry_after)
 
     def set_policy(self, group: str, policy: Policy) -> None:
         """Change a group's limits; its buckets start again full under the new policy."""

@@ -368,3 +368,22 @@ def test_ci_guard_turns_a_docker_skip_into_a_failure(tmp_path):
     assert results["true"][0] == 1 and "1 failed" in results["true"][1], results["true"][1]
     assert "although a Docker engine answers" in results["true"][1]
     assert results[None][0] == 0 and "1 skipped" in results[None][1], results[None][1]
+
+
+def test_a_taken_port_is_one_clear_line(tmp_path):
+    require_docker()
+    ports = isolated_ports()
+    backend = DockerBackend(
+        ports=ports, project=f"wirelab-test-busy-{os.getpid()}", state_dir=tmp_path
+    )
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", ports["restapi"]))
+        holder.listen()
+        try:
+            with pytest.raises(BackendError) as caught:
+                backend.up(["restapi"], timeout=60)
+        finally:
+            backend.down(volumes=True)
+    message = str(caught.value)
+    assert message.startswith(f"port {ports['restapi']}/tcp for restapi is already in use")
+    assert "WIRELAB_RESTAPI_PORT" in message and "\n" not in message

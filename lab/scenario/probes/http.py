@@ -87,6 +87,7 @@ OUTPUTS = {
     "redirects": "how many redirects were followed",
     "url": "the final URL",
     "http_version": "the response's HTTP version",
+    "throughput_kBps": "body kilobytes (1000 bytes) per second over the last exchange",
 }
 
 
@@ -270,6 +271,11 @@ def exchange(
         if sock is not None:
             sock.close()
     out["elapsed"] = time.monotonic() - start
+    # Over the whole exchange, request included: with a bandwidth cap the first piece is
+    # held back too, so this is the rate a client really gets.
+    out["throughput_kBps"] = (
+        out["body_bytes"] / 1000.0 / out["elapsed"] if out["elapsed"] > 0 else 0.0
+    )
     return out
 
 

@@ -20,6 +20,7 @@ go through untouched from then on.
 from __future__ import annotations
 
 import random
+import re
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,24 @@ from services.faultproxy.http_faults.responses import malformed_response, status
 # Actions an `Out` may carry instead of bytes.
 FIN = "eof"  # half-close: no more bytes this way (a FIN once the writer is done)
 RESET = "reset"  # abort the whole connection with a TCP RST
+
+
+HEAD_TIMEOUT_S = 1.0
+REQUEST_LINE = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+ [^ \x00-\x1f\x7f]+ HTTP/\d\.\d")
+
+
+def not_a_request_line(raw: bytearray) -> str:
+    """Why the first line of ``raw`` cannot start an HTTP/1.x request, or "" if it can (or
+    is not complete yet). h11 alone would wait for a whole head (up to 16 KiB) before it
+    says so, and a line protocol's client would wait for its answer meanwhile."""
+    data = bytes(raw).lstrip(b"\r\n")
+    end = data.find(b"\n")
+    if end < 0:
+        return ""
+    line = data[:end].rstrip(b"\r")
+    if REQUEST_LINE.fullmatch(line):
+        return ""
+    return f"not an HTTP/1.x request line: {line[:60]!r}"
 
 
 @dataclass(slots=True)
@@ -81,6 +100,8 @@ class HttpExchange:
         self._upstream_eof = False
         self._last_up = 0.0
         self._last_client = 0.0
+        # When the first bytes of a request head arrived, while the rest is awaited.
+        self.head_started: float | None = None
 
     # -- queues ------------------------------------------------------------------------------
     @staticmethod
@@ -149,6 +170,13 @@ class HttpExchange:
             except h11.RemoteProtocolError as exc:
                 self._not_http(f"request: {exc}", now)
                 return
+            if event is h11.NEED_DATA and self._current is None and self._req_raw:
+                if self.head_started is None:
+                    self.head_started = now
+                problem = not_a_request_line(self._req_raw)
+                if problem:
+                    self._not_http(problem, now)
+                return
             if (
                 event is h11.NEED_DATA
                 or event is h11.PAUSED
@@ -157,6 +185,7 @@ class HttpExchange:
                 return
             raw = self._take(parser, self._req_raw)
             if isinstance(event, h11.Request):
+                self.head_started = None
                 head = RequestHead.from_h11(event)
                 slot = Slot(head, self._decide(head), parser)
                 self.stats.requests += 1
@@ -188,10 +217,20 @@ class HttpExchange:
             self._req_raw.clear()
         self._pump(now)
 
+    def head_timed_out(self, now: float) -> None:
+        """The start of a request has waited HEAD_TIMEOUT_S for the rest of its head.
+
+        Real HTTP clients send a head at once; a protocol that sends a few bytes and waits
+        for an answer (an echo, a line protocol) must not hang on us: relay it untouched.
+        """
+        if self.head_started is not None and self._current is None and not self._up_passthrough:
+            self._not_http(f"no complete HTTP request head within {HEAD_TIMEOUT_S:g} s", now)
+
     def _not_http(self, why: str, now: float) -> None:
         """Not (or no longer) HTTP/1.1: relay the rest untouched, both ways, once in order."""
         self.stats.not_http = why
         self._up_passthrough = True
+        self.head_started = None
         answered = self._current is not None and not self._current.plan.forwards
         if answered:
             self._slots.remove(self._current)

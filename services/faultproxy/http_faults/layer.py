@@ -9,9 +9,9 @@ the proxy goes to the client), so each stage can be woken while it waits for inp
 The exchange lives as long as the connection: chains are rebuilt on every toxic change and
 new stages carry on where the old ones stopped. A stage waits only on its input channel;
 when the other side queues it output, it is woken by an empty chunk put in that channel
-(cheaper than waiting on two things, which would need a task per chunk). If the last http toxic is removed while a
-message is half through, the exchange hands everything it holds on at once and relays the
-rest of the connection untouched, so no byte is lost.
+(cheaper than waiting on two things, which would need a task per chunk). If the last http
+toxic is removed while a message is half through, the exchange hands everything it holds
+on at once and relays the rest of the connection untouched, so no byte is lost.
 """
 
 from __future__ import annotations
@@ -23,7 +23,13 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from services.faultproxy.http_faults.exchange import FIN, RESET, HttpExchange, Out
+from services.faultproxy.http_faults.exchange import (
+    FIN,
+    HEAD_TIMEOUT_S,
+    RESET,
+    HttpExchange,
+    Out,
+)
 from services.faultproxy.http_faults.matching import RequestHead
 from services.faultproxy.http_faults.plan import Plan, ToxicView, plan_request
 from services.faultproxy.http_faults.stats_events import stats_events_for
@@ -124,7 +130,18 @@ class _ExchangeStage(StreamToxic):
                 if await self._send_due(stub):
                     return
                 layer.waiting(self.direction, stub.input)
-                chunk = await stub.recv()  # cancellation-safe: nothing is taken if cancelled
+                started = layer.exchange.head_started if self.direction == UPSTREAM else None
+                if started is None:
+                    chunk = await stub.recv()  # cancellation-safe: nothing taken if cancelled
+                else:
+                    # Part of a request head is buffered: wait for the rest only so long.
+                    remaining = started + HEAD_TIMEOUT_S - time.monotonic()
+                    try:
+                        chunk = await asyncio.wait_for(stub.recv(), max(remaining, 0.0))
+                    except TimeoutError:
+                        layer.waiting(self.direction, None)
+                        layer.exchange.head_timed_out(time.monotonic())
+                        continue
                 layer.waiting(self.direction, None)
                 if chunk is None or chunk.data:  # an empty chunk is only a poke
                     layer.feed(self.direction, chunk)

@@ -47,6 +47,8 @@ def test_http_read_timeout_vs_total_timeout_on_a_drip(ctx: ProbeContext) -> None
         )
         read = http.run({"target": addr(port), "timeout": {"connect": 1, "read": 0.08}}, ctx)
     assert slow_ok["status"] == 200 and slow_ok["body"] == "x" * 10 and slow_ok["elapsed"] >= 1.4
+    # 10 bytes over the whole exchange (at least 1.4 s): at most ~0.007 kB/s.
+    assert 0 < slow_ok["throughput_kBps"] <= 10 / 1000 / 1.4
     assert total["error"] == "total_timeout" and 0.45 <= total["elapsed"] < 1.4
     assert total["status"] == 200  # the headers came; the body did not finish in time
     assert read["error"] == "read_timeout" and read["elapsed"] < 1.4

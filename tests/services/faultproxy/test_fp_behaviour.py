@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -22,6 +24,7 @@ from tests.services.faultproxy.fp_support import (
     connect,
     faultproxy_process,
     recv_all,
+    recv_exactly,
     wait_until,
 )
 from tests.support import REPO_ROOT, free_port
@@ -265,3 +268,72 @@ def test_sigterm_exits_promptly_with_open_connections(echo: EchoServer) -> None:
         assert proc.wait(5) == 0
         assert time.monotonic() - start < 2.0
         s.close()
+
+
+def test_standard_event_loop_works_too(echo: EchoServer) -> None:
+    """uvloop is preferred; the standard loop must carry the same paths (splice, chain)."""
+    with faultproxy_process("--loop", "asyncio") as (api, _proc):
+        port = api.create("std", echo.port)
+        payload = bytes(range(256)) * 20_000
+        with connect(port) as s:
+            s.sendall(b"warm")
+            assert s.recv(4) == b"warm"
+            api.toxic("std", "slicer", "downstream", average_size=5000, size_variation=100)
+            sender = threading.Thread(
+                target=lambda: (s.sendall(payload), s.shutdown(socket.SHUT_WR))
+            )
+            sender.start()
+            assert recv_all(s) == payload
+            sender.join()
+        assert "faultproxy_splice_fallbacks_total" in api.get("/metrics").text
+
+
+def test_running_out_of_descriptors_degrades_and_recovers(echo: EchoServer) -> None:
+    """At the descriptor limit, new connections fail or lose the splice path, but the
+    proxy keeps serving, and works fully again once connections close."""
+    port = free_port()
+    launcher = (
+        "import resource, runpy, sys; "
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64)); "
+        f"sys.argv = ['faultproxy', '--port', '{port}']; "
+        "runpy.run_module('services.faultproxy', run_name='__main__')"
+    )
+    from tests.support import service_process, wait_tcp
+
+    with service_process(["-c", launcher], lambda: wait_tcp(port, timeout=0.5)) as proc:
+        api = Api(port)
+        proxy_port = api.create("tight", echo.port)
+        clients = []
+        for _ in range(30):
+            try:
+                clients.append(connect(proxy_port, timeout=0.5))
+            except OSError:
+                break
+        for s in clients:
+            with contextlib.suppress(OSError):
+                s.sendall(b"q")
+        # Collect echoes for a while; connections the proxy could not serve stay silent.
+        served = 0
+        pending = list(clients)
+        deadline = time.monotonic() + 3
+        while pending and time.monotonic() < deadline:
+            ready, _, _ = select.select(pending, [], [], 0.2)
+            for s in ready:
+                pending.remove(s)
+                with contextlib.suppress(OSError):
+                    served += s.recv(1) == b"q"
+        assert 0 < served < 30, api.get("/proxies/tight").json()["stats"]
+        for s in clients:
+            s.close()
+        assert proc.poll() is None
+        wait_until(
+            lambda: api.get("/proxies/tight").json()["stats"]["connections_active"] == 0, timeout=10
+        )
+
+        def works() -> bool:
+            with connect(proxy_port, timeout=2) as s:
+                s.sendall(b"again")
+                return recv_exactly(s, 5) == b"again"
+
+        assert wait_until(works, timeout=5)
+        api.close()

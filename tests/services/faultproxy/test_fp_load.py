@@ -6,8 +6,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import re
 import socket
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -156,3 +159,49 @@ def test_fd_helper_sees_sockets() -> None:
     with socket.socket():
         assert open_fds(os.getpid()) == before + 1
     assert Path(f"/proc/{os.getpid()}/fd").is_dir()
+
+
+def test_toxics_toggled_during_transfers_lose_nothing(fp: tuple[Api, int], upstream: int) -> None:
+    """Adding and removing toxics mid-stream moves live connections between the splice
+    path and the toxic chain (and rebuilds chains) without losing or reordering a byte."""
+    api = fp[0]
+    port = api.create("toggle", upstream)
+    stop = threading.Event()
+
+    def toggler() -> None:
+        toxics = [
+            {
+                "name": "sl",
+                "type": "slicer",
+                "stream": "downstream",
+                "attributes": {"average_size": 3000, "size_variation": 1000},
+            },
+            {"name": "lat", "type": "latency", "stream": "upstream", "attributes": {"latency": 5}},
+            {
+                "name": "lim",
+                "type": "limit_data",
+                "stream": "upstream",
+                "attributes": {"bytes": 10**12},
+            },
+        ]
+        i = 0
+        while not stop.is_set():
+            toxic = toxics[i % len(toxics)]
+            api.post("/proxies/toggle/toxics", toxic)
+            time.sleep(0.03)
+            if i % 2:
+                api.post(f"/proxies/toggle/toxics/{toxic['name']}", {"attributes": {}})
+            time.sleep(0.03)
+            api.delete(f"/proxies/toggle/toxics/{toxic['name']}")
+            i += 1
+
+    thread = threading.Thread(target=toggler)
+    thread.start()
+    try:
+        asyncio.run(asyncio.wait_for(many(port, 8, 30_000_000, 30_000_000), 180))
+    finally:
+        stop.set()
+        thread.join()
+    metrics = api.get("/metrics").text
+    assert re.search(r'faultproxy_splice_fallbacks_total\{proxy="toggle"\} [1-9]', metrics)
+    api.delete("/proxies/toggle")

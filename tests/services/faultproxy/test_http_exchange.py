@@ -313,3 +313,22 @@ def test_arbitrary_bytes_either_way_never_raise(chunks: list[tuple[bool, bytes]]
     h.ex.client_eof(1.0)
     h.ex.upstream_eof(1.0)
     assert all(isinstance(o.data, bytes) for o in [*h.ex.to_client, *h.ex.to_upstream])
+
+
+def test_a_line_protocol_is_recognised_as_not_http_at_its_first_line():
+    h = Harness(toxic("http_status", status=500))
+    h.ex.from_client(b"GIMME", 0.0)
+    assert h.upstream_bytes() == b""  # could still become "GIMME / HTTP/1.1"
+    h.ex.from_client(b" file.txt\n", 0.0)
+    assert h.upstream_bytes() == b"GIMME file.txt\n"
+    assert "not an HTTP/1.x request line" in h.ex.stats.not_http
+
+
+def test_a_head_that_never_completes_is_relayed_after_the_head_timeout():
+    h = Harness(toxic("http_status", status=500))
+    h.ex.from_client(b"ping", 5.0)
+    assert h.ex.head_started == 5.0 and h.upstream_bytes() == b""
+    h.ex.head_timed_out(6.0)
+    assert h.upstream_bytes() == b"ping"
+    h.ex.from_client(b"pong", 6.1)
+    assert h.upstream_bytes() == b"pong"

@@ -20,7 +20,13 @@ import pytest
 from toxiproxy import Toxiproxy
 from toxiproxy.api import APIConsumer
 
-from tests.services.faultproxy.fp_support import Api, faultproxy_process
+from tests.services.faultproxy.fp_support import (
+    Api,
+    EchoServer,
+    connect,
+    faultproxy_process,
+    recv_exactly,
+)
 from tests.support import free_port, service_process, wait_tcp
 
 UPSTREAM_SERVER = r"""
@@ -334,3 +340,22 @@ def test_http_faults_show_in_the_events_feed(web: Web) -> None:
     )
     stats = [e for e in seen if e["kind"] == "http.stats"][-1]
     assert stats["toxics"]["http_status_downstream"]["faulted"] >= 1
+
+
+def test_non_http_traffic_through_an_http_toxic_is_relayed_untouched(api: Api) -> None:
+    echo = EchoServer()
+    try:
+        port = api.create("echo_http", echo.port)
+        api.toxic("echo_http", "http_status", status=500)
+        with connect(port) as s:
+            s.sendall(b"GIMME file.txt\n")  # a line protocol: recognised at once
+            assert recv_exactly(s, 15) == b"GIMME file.txt\n"
+        with connect(port) as s:
+            start = time.monotonic()
+            s.sendall(b"ping")  # could be the start of a request: relayed after 1 s
+            assert recv_exactly(s, 4) == b"ping"
+            assert 0.9 <= time.monotonic() - start <= 3.0
+            s.sendall(b"more")
+            assert recv_exactly(s, 4) == b"more"
+    finally:
+        echo.close()

@@ -337,3 +337,12 @@ def test_valid_requests_round_trip(method, path, headers, body, chunked, cuts):
     assert [
         h for h in req.headers if h[0] not in ("host", "content-length", "transfer-encoding")
     ] == headers
+
+
+def test_an_error_is_reported_once_and_is_final():
+    parser = RequestParser()
+    parser.feed(b"GET / HTTP/1.1\r\nHost : t\r\n\r\n")
+    assert isinstance(parser.next_event(), ProtocolError)
+    parser.feed(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")  # ignored: the connection is over
+    assert parser.next_event() is NEED_DATA
+    assert not parser.has_partial_request and parser.feed_eof() is None
