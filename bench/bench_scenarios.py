@@ -58,7 +58,9 @@ steps:
 
 
 def _free_offset() -> int:
-    candidates = list(range(14000, 25000, 50))
+    # Every lab port (up to 9999 + offset + 10000) stays below the ephemeral range
+    # (32768+), where the machine's own outgoing connections would collide with it.
+    candidates = list(range(1025, 12700, 50))
     random.shuffle(candidates)
     for offset in candidates:
         env = {"WIRELAB_PORT_OFFSET": str(offset)}

@@ -187,6 +187,62 @@ def action(
     console.print(f"{verb}: {service}")
 
 
+proxies_app = typer.Typer(
+    help="Save and restore the fault proxy's proxies and toxics.", no_args_is_help=True
+)
+app.add_typer(proxies_app, name="proxies")
+
+
+def _faultproxy_call(method: str, path: str, body: object = None) -> object:
+    import httpx
+
+    url = current_backend().faultproxy_url() + path
+    try:
+        response = httpx.request(method, url, json=body, timeout=10)
+    except httpx.HTTPError as exc:
+        raise fail(
+            f"cannot reach the fault proxy at {url}: {exc} (is the lab up? `lab status`)"
+        ) from None
+    if response.status_code >= 400:
+        try:
+            detail = response.json().get("error", response.text)
+        except ValueError:
+            detail = response.text
+        raise fail(f"fault proxy answered {response.status_code}: {detail}")
+    return response.json() if response.content else None
+
+
+@proxies_app.command("export")
+def proxies_export(
+    file: Annotated[str, typer.Argument(help="where to write; - for standard output")] = "-",
+) -> None:
+    """Write every proxy and its toxics as JSON; `faultproxy --config FILE` or `lab proxies load` reads it."""
+    state = json.dumps(_faultproxy_call("GET", "/config"), indent=2)
+    if file == "-":
+        print(state)
+    else:
+        with open(file, "w") as fh:
+            fh.write(state + "\n")
+        console.print(f"wrote {file}")
+
+
+@proxies_app.command("load")
+def proxies_load(
+    file: Annotated[str, typer.Argument(help="a file written by `lab proxies export`")],
+) -> None:
+    """Create or update proxies (and their toxics) from FILE through `POST /populate`."""
+    try:
+        with open(file) as fh:
+            body = json.load(fh)
+    except OSError as exc:
+        raise fail(f"cannot read {file}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise fail(f"{file} is not valid JSON: {exc}") from None
+    result = _faultproxy_call("POST", "/populate", body)
+    count = len(result.get("proxies", [])) if isinstance(result, dict) else "?"
+    console.print(f"loaded {count} proxies from {file}")
+
+
 def _mount_subcommands() -> None:
     """Attach the sub-apps that live in their own modules."""
     for module, attr, name in (

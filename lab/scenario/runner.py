@@ -156,6 +156,7 @@ class Runner:
         self._scenario_started = time.time()
         self._service_leftovers: list[str] | None = None
         self._restapi_dirty = True  # unknown until this runner has reset it once
+        self._proxy_clean_at = -1e9  # when the proxy was last read back clean
         # One client for the lab's own endpoints (creating one per call costs ~10 ms).
         self._http = httpx.Client(timeout=5.0, trust_env=False)
 
@@ -309,7 +310,8 @@ class Runner:
 
         restapi is reset only when something since the last reset may have talked to it
         (its reset rewrites the database, the largest fixed cost of a scenario)."""
-        if self.proxy_api is not None:
+        recently_clean = time.monotonic() - self._proxy_clean_at < 1.0
+        if self.proxy_api is not None and not recently_clean:
             self.proxy_api.reset()
         if self._restapi_dirty:
             self._restapi_reset()
@@ -359,6 +361,10 @@ class Runner:
                 if self._proxy_leftovers is None:
                     self._proxy_leftovers = self.proxy_api.dirty()
                 found += self._proxy_leftovers
+                if not self._proxy_leftovers:
+                    # Read from the proxy itself a moment ago: the next scenario's
+                    # isolation need not reset it again.
+                    self._proxy_clean_at = time.monotonic()
             if self._service_leftovers is None and self.backend is not None:
                 self._service_leftovers = self.backend.paused_or_stopped()
             found += [

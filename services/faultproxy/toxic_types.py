@@ -65,8 +65,8 @@ class Attr:
         """Validate one JSON value; raise ToxicError naming the attribute and the cause."""
         where = f"{type_name}.{self.name}"
         if self.kind == "any":
-            return value
-        if self.kind == "int":
+            pass  # shape is the check's job (below)
+        elif self.kind == "int":
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise ToxicError(f"attribute {where} must be an integer, got {_show(value)}")
             if isinstance(value, float):

@@ -143,3 +143,35 @@ def test_through_the_proxy_and_direct_give_the_same_answer(local_lab):
     proxied = httpx.get(local_lab.url("restapi.via_proxy") + "/healthz", timeout=5)
     assert direct.status_code == proxied.status_code == 200
     assert direct.json() == proxied.json()
+
+
+def test_proxies_export_and_load_round_trip(local_lab, tmp_path):
+    api = local_lab.faultproxy_url()
+    toxic = {
+        "name": "slow",
+        "type": "latency",
+        "stream": "downstream",
+        "attributes": {"latency": 50},
+    }
+    assert httpx.post(f"{api}/proxies/restapi/toxics", json=toxic, timeout=5).status_code == 200
+    try:
+        saved = tmp_path / "faults.json"
+        env = {"WIRELAB_STATE_DIR": str(local_lab.state), "WIRELAB_BACKEND": "local"}
+        assert lab_cli("proxies", "export", str(saved), env=env).returncode == 0
+        exported = {p["name"]: p for p in json.loads(saved.read_text())}
+        assert [t["name"] for t in exported["restapi"]["toxics"]] == ["slow"]
+        httpx.post(f"{api}/reset", timeout=5)
+        assert httpx.get(f"{api}/proxies/restapi/toxics", timeout=5).json() == []
+        loaded = lab_cli("proxies", "load", str(saved), env=env)
+        assert loaded.returncode == 0, loaded.stderr
+        toxics = httpx.get(f"{api}/proxies/restapi/toxics", timeout=5).json()
+        assert [(t["name"], t["attributes"]["latency"]) for t in toxics] == [("slow", 50)]
+        (tmp_path / "bad.json").write_text("{not json")
+        bad = lab_cli("proxies", "load", str(tmp_path / "bad.json"), env=env)
+        assert (
+            bad.returncode == 1
+            and "is not valid JSON" in bad.stderr
+            and "Traceback" not in bad.stderr
+        )
+    finally:
+        httpx.post(f"{api}/reset", timeout=5)

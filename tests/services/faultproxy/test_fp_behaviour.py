@@ -322,7 +322,12 @@ def test_running_out_of_descriptors_degrades_and_recovers(echo: EchoServer) -> N
                 pending.remove(s)
                 with contextlib.suppress(OSError):
                     served += s.recv(1) == b"q"
-        assert 0 < served < 30, api.get("/proxies/tight").json()["stats"]
+        # Which connections get through depends on timing (all accepts may come before
+        # the upstream connects); what must hold: the limit bites, it is counted, and the
+        # proxy survives it.
+        stats = api.get("/proxies/tight").json()["stats"]
+        assert served < 30 and stats["upstream_failures"] > 0
+        assert "Too many open files" in stats["last_upstream_error"]
         for s in clients:
             s.close()
         assert proc.poll() is None

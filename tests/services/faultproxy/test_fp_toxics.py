@@ -230,7 +230,9 @@ def test_toxicity_is_rolled_per_connection(api: Api, echo: EchoServer) -> None:
     for _ in range(40):
         with connect(port) as s:
             first = rtt(s)
-            conns = api.get("/proxies/p/connections").json()
+            # The previous connection may not be reaped yet: pick ours by client port.
+            me = f"127.0.0.1:{s.getsockname()[1]}"
+            conns = [c for c in api.get("/proxies/p/connections").json() if c["client"] == me]
             assert len(conns) == 1
             on = conns[0]["toxics"]["downstream"] == ["latency_downstream"]
             second = rtt(s)
