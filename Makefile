@@ -33,6 +33,10 @@ test: $(STAMP) system-deps
 bench: $(STAMP) system-deps
 	$(BIN)/python -m bench
 
+# The flakiness proof: the whole scenario library 20 times in a row; exit 0 only if every run passed.
+flake-check: $(STAMP)
+	$(BIN)/lab run all --up --repeat 20 --junit .lab/flake-check.xml --json .lab/flake-check.json
+
 down:
 	$(BIN)/lab down
 

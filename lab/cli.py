@@ -66,8 +66,11 @@ def status_table(rows: list[ServiceStatus], title: str) -> Table:
 @app.command()
 def up(
     backend: Annotated[
-        str, typer.Option(help="local, docker or auto (docker when an engine answers)")
-    ] = "local",
+        str,
+        typer.Option(
+            envvar="WIRELAB_BACKEND", help="local, docker or auto (docker when an engine answers)"
+        ),
+    ] = "auto",
     port: Annotated[
         list[str], typer.Option("--port", "-p", help="NAME=PORT, e.g. rawhttp=9080 (repeatable)")
     ] = [],  # noqa: B006
@@ -193,23 +196,10 @@ proxies_app = typer.Typer(
 app.add_typer(proxies_app, name="proxies")
 
 
-def _faultproxy_call(method: str, path: str, body: object = None) -> object:
-    import httpx
+def _proxy_api():
+    from lab.scenario.proxyapi import ProxyAPI
 
-    url = current_backend().faultproxy_url() + path
-    try:
-        response = httpx.request(method, url, json=body, timeout=10)
-    except httpx.HTTPError as exc:
-        raise fail(
-            f"cannot reach the fault proxy at {url}: {exc} (is the lab up? `lab status`)"
-        ) from None
-    if response.status_code >= 400:
-        try:
-            detail = response.json().get("error", response.text)
-        except ValueError:
-            detail = response.text
-        raise fail(f"fault proxy answered {response.status_code}: {detail}")
-    return response.json() if response.content else None
+    return ProxyAPI(current_backend().faultproxy_url(), timeout=10)
 
 
 @proxies_app.command("export")
@@ -217,7 +207,12 @@ def proxies_export(
     file: Annotated[str, typer.Argument(help="where to write; - for standard output")] = "-",
 ) -> None:
     """Write every proxy and its toxics as JSON; `faultproxy --config FILE` or `lab proxies load` reads it."""
-    state = json.dumps(_faultproxy_call("GET", "/config"), indent=2)
+    from lab.scenario.proxyapi import ProxyAPIError
+
+    try:
+        state = json.dumps(_proxy_api().export_config(), indent=2)
+    except ProxyAPIError as exc:
+        raise fail(f"{exc} (is the lab up? `lab status`)") from None
     if file == "-":
         print(state)
     else:
@@ -238,7 +233,12 @@ def proxies_load(
         raise fail(f"cannot read {file}: {exc.strerror}") from None
     except ValueError as exc:
         raise fail(f"{file} is not valid JSON: {exc}") from None
-    result = _faultproxy_call("POST", "/populate", body)
+    from lab.scenario.proxyapi import ProxyAPIError
+
+    try:
+        result = _proxy_api().populate(body)
+    except ProxyAPIError as exc:
+        raise fail(str(exc)) from None
     count = len(result.get("proxies", [])) if isinstance(result, dict) else "?"
     console.print(f"loaded {count} proxies from {file}")
 

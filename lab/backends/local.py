@@ -58,6 +58,20 @@ def _stopped(pid: int) -> bool:
         return False
 
 
+def _all_threads_stopped(pid: int) -> bool:
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return _stopped(pid)
+    for task in tasks:
+        try:
+            if (task / "stat").read_text().split(")")[-1].split()[0] not in ("T", "t"):
+                return False
+        except OSError:
+            continue  # a thread that just exited is not running either
+    return True
+
+
 def port_free(host: str, port: int, proto: str) -> bool:
     kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
     with socket.socket(socket.AF_INET, kind) as s:
@@ -268,9 +282,7 @@ class LocalBackend(Backend):
         return lines[-1].strip() if lines else "no output"
 
     def _addresses(self, service: str) -> list[str]:
-        return [
-            f"{self.host}:{port}/{proto}" for _, port, proto in self._ports_of(service) if True
-        ][:6]
+        return [f"{self.host}:{port}/{proto}" for _, port, proto in self._ports_of(service)]
 
     def up(self, services: list[str] | None = None, timeout: float = 30.0) -> list[ServiceStatus]:
         services = list(services or SERVICES)
@@ -347,11 +359,9 @@ class LocalBackend(Backend):
                 t0 = time.monotonic()
                 try:
                     self._probe(service)
-                    out.append(
-                        ServiceStatus(
-                            service, "healthy", addrs, round(time.monotonic() - t0, 3), f"pid {pid}"
-                        )
-                    )
+                    probe_ms = (time.monotonic() - t0) * 1000
+                    detail = f"pid {pid}, probe {probe_ms:.0f} ms"
+                    out.append(ServiceStatus(service, "healthy", addrs, detail=detail))
                 except ProbeError as exc:
                     out.append(ServiceStatus(service, "unhealthy", addrs, detail=str(exc)))
         return out
@@ -365,8 +375,14 @@ class LocalBackend(Backend):
             raise BackendError(f"{service} is not running (run `lab up`)")
         return pid
 
-    def pause(self, service: str) -> None:
-        os.killpg(self._require_pid(service), signal.SIGSTOP)
+    def pause(self, service: str, settle: float = 2.0) -> None:
+        pid = self._require_pid(service)
+        os.killpg(pid, signal.SIGSTOP)
+        # SIGSTOP is asynchronous: a thread may still answer one request after kill()
+        # returns. Paused means every thread has stopped, so wait for that.
+        end = time.monotonic() + settle
+        while not _all_threads_stopped(pid) and time.monotonic() < end:
+            time.sleep(0.002)
 
     def resume(self, service: str) -> None:
         os.killpg(self._require_pid(service), signal.SIGCONT)

@@ -66,6 +66,14 @@ class ProxyAPI:
     def reset(self) -> None:
         self._call("POST", "/reset")
 
+    def populate(self, proxies: list[dict]) -> Any:
+        """Create or update proxies, with their toxics (`lab proxies load`)."""
+        return self._call("POST", "/populate", proxies)
+
+    def export_config(self) -> list[dict]:
+        """Every proxy with its toxics, in the `--config` / populate shape (`lab proxies export`)."""
+        return self._call("GET", "/config") or []
+
     # -- views ----------------------------------------------------------------------------
     def proxies(self) -> dict[str, dict]:
         return self._call("GET", "/proxies") or {}
