@@ -26,8 +26,10 @@ class ServiceStatus:
 class Backend(abc.ABC):
     """Where the lab's services run.
 
-    ``capabilities`` names the service actions a backend can perform; a scenario that
-    needs one the backend lacks is skipped with a reason (e.g. ``partition`` is docker-only).
+    ``capabilities`` names what a backend can do: the service actions it can perform,
+    and ``raw-transport`` when a client's socket reaches the services directly (so
+    refused, RST and UDP bursts are seen as they happen). A scenario that needs one the
+    backend lacks is skipped with a reason (e.g. ``partition`` is docker-only).
     """
 
     name: str = "base"

@@ -10,7 +10,8 @@ compose.yaml as its ``WIRELAB_*_PORT`` variables; inside the network every servi
 its default port. ``address`` reads the port the container really published.
 
 Inside the network (the compose ``lab`` runner, ``WIRELAB_DOCKER_IN_NETWORK=1``) the
-backend only addresses and probes services by their DNS names: it has no engine access.
+backend only addresses and probes services by their DNS names: it has no engine access
+(no service actions), but no docker-proxy either (``raw-transport``).
 """
 
 from __future__ import annotations
@@ -49,6 +50,11 @@ DEFAULT_PROJECT = "wirelab"
 NETWORK = "lab"  # compose.yaml's network; the engine names it <project>_lab
 CONTAINER_STATE_DIR = "/var/lib/wirelab"
 ACTIONS = frozenset({"pause", "resume", "stop", "start", "partition", "heal"})
+# From the host, clients reach published ports through the engine's userland proxy
+# (docker-proxy): it accepts every TCP connection itself, so a refused connection or a
+# peer's RST arrives as accept-then-EOF, and it drops UDP datagrams in bursts. Only the
+# runner inside the Compose network talks to the services directly.
+RAW_TRANSPORT = "raw-transport"
 _ENGINE_TIMEOUT = 2.0
 
 
@@ -156,8 +162,8 @@ class DockerBackend(Backend):
         if in_network is None:
             in_network = os.environ.get("WIRELAB_DOCKER_IN_NETWORK") == "1"
         self.in_network = in_network
-        if in_network:
-            self.capabilities = frozenset()
+        # The runner has no engine (no service actions) but no docker-proxy either.
+        self.capabilities = frozenset({RAW_TRANSPORT}) if in_network else ACTIONS
         env = dict(os.environ)
         if port_offset is not None:
             env["WIRELAB_PORT_OFFSET"] = str(port_offset)
@@ -171,6 +177,23 @@ class DockerBackend(Backend):
         except ValueError as exc:
             raise BackendError(str(exc)) from None
         self._env = env
+
+    def capability_note(self, capability: str) -> str | None:
+        """Why this backend lacks ``capability`` and where the scenario runs instead."""
+        if self.in_network and capability in ACTIONS:
+            return (
+                "the runner inside the Compose network has no Docker engine to act on "
+                "services: run it from the host (`lab up --backend docker`, then `lab run`)"
+            )
+        if not self.in_network and capability == RAW_TRANSPORT:
+            project = "" if self.project == DEFAULT_PROJECT else f" -p {self.project}"
+            return (
+                "Docker's published ports go through docker-proxy, which hides refused/RST "
+                "and drops UDP bursts; run it inside the network: "
+                f"`docker-compose{project} --profile runner run --rm lab run all` "
+                "(or the local backend)"
+            )
+        return None
 
     # -- engine and compose ---------------------------------------------------------------
     @cached_property

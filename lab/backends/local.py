@@ -88,7 +88,7 @@ def port_free(host: str, port: int, proto: str) -> bool:
 
 class LocalBackend(Backend):
     name = "local"
-    capabilities = frozenset({"pause", "resume", "stop", "start"})
+    capabilities = frozenset({"pause", "resume", "stop", "start", "raw-transport"})
 
     def __init__(
         self,

@@ -33,7 +33,11 @@ from lab.targets import TargetError, split_host_port
 from services.common.paths import REPO_ROOT
 from services.ports import all_endpoint_names
 
-CAPABILITIES = ("pause", "resume", "stop", "start", "partition", "heal")
+# What a scenario may need from a backend (``needs:``). The service actions, plus
+# ``raw-transport``: a client's socket talks to the proxy or service directly, so a refused
+# connection, a peer's RST and a burst of UDP datagrams are seen as they happen (not
+# through a middleman such as docker-proxy, which accepts every connection itself).
+CAPABILITIES = ("pause", "resume", "stop", "start", "partition", "heal", "raw-transport")
 DEFAULT_BOUND = 30.0  # seconds; a probe still running after this is cut ("hung")
 DEFAULT_SCENARIO_TIMEOUT = 120.0
 

@@ -125,6 +125,25 @@ def _may_touch_restapi(step: Step) -> bool:
     return "restapi" in text or "'url'" in text or "${" in text or literal_address
 
 
+# Why a scenario is skipped should say where it does run. A backend may explain a missing
+# capability better (``capability_note(capability)``: the docker backend knows whether it
+# sits behind docker-proxy or inside the network without an engine); else this table.
+CAPABILITY_NOTES = {
+    "pause": "pausing a service needs a backend that controls its process or container: "
+    "run it from the host (`lab up --backend local` or `--backend docker`)",
+    "stop": "stopping a service needs a backend that controls its process or container: "
+    "run it from the host (`lab up --backend local` or `--backend docker`)",
+    "partition": "a partition disconnects a container from its network: "
+    "run it on `lab up --backend docker`",
+    "raw-transport": "the client must reach the services with no proxy in between, so "
+    "refused, RST and UDP bursts are seen as they happen: run it on `lab up --backend local` "
+    "or inside the Compose network (`docker-compose --profile runner run --rm lab run all`)",
+}
+CAPABILITY_NOTES["resume"] = CAPABILITY_NOTES["pause"]
+CAPABILITY_NOTES["start"] = CAPABILITY_NOTES["stop"]
+CAPABILITY_NOTES["heal"] = CAPABILITY_NOTES["partition"]
+
+
 def skip_reason(scenario: Scenario, backend: Any) -> str | None:
     if not scenario.needs:
         return None
@@ -133,9 +152,15 @@ def skip_reason(scenario: Scenario, backend: Any) -> str | None:
     if not missing:
         return None
     name = getattr(backend, "name", "this")
-    return (
-        f"needs the {', '.join(missing)} capability, which the {name} backend lacks "
-        f"(run it on a backend that has it, e.g. `lab up --backend docker`)"
+    explain = getattr(backend, "capability_note", None)
+    notes: list[str] = []
+    for need in missing:
+        note = (explain(need) if callable(explain) else None) or CAPABILITY_NOTES.get(need)
+        if note and note not in notes:
+            notes.append(note)
+    plural = "capabilities" if len(missing) > 1 else "capability"
+    return f"needs the {', '.join(missing)} {plural}, which the {name} backend lacks: " + (
+        "; ".join(notes) or "run it on a backend that has it"
     )
 
 

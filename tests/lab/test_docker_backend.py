@@ -279,23 +279,6 @@ def test_unknown_service_is_one_clear_error(stack):
         stack.backend.pause("rawhtp")
 
 
-# Host-side traffic to a published port goes through the engine's userland proxy
-# (docker-proxy): it accepts every connection itself, so "refused" and a peer's RST arrive
-# as accept-then-EOF, and it drops UDP datagrams under bursts. These scenarios assert
-# kernel-level behaviour and pass from inside the network (the runner below); from the
-# host they need a backend capability the scenarios do not declare yet.
-USERLAND_PROXY_GAPS = {
-    "proxy-disabled",
-    "reset-peer",
-    "udp-burst-loss",
-    "udp-duplicates-reorder",
-    "udp-loss-levels",
-}
-# The runner has no engine access, so scenarios that pause or stop a service cannot run
-# there; these two do not declare `needs:` yet, so they error instead of skipping.
-RUNNER_NEEDS_ENGINE = {"paused-service", "stopped-service"}
-
-
 def journal_outcomes(path: Path) -> dict[str, tuple[str, str]]:
     data = json.loads(path.read_text())
     return {
@@ -305,37 +288,72 @@ def journal_outcomes(path: Path) -> dict[str, tuple[str, str]]:
 
 
 def test_lab_run_all_on_docker(stack, tmp_path):
-    """`lab run all` against the docker backend, from the host and from the compose runner."""
+    """`lab run all` from the host and from the compose runner: between them, everything.
+
+    From the host, published ports go through docker-proxy, so the scenarios that declare
+    `needs: [raw-transport]` are skipped; the runner inside the network has no engine, so
+    those that pause, stop or partition a service are skipped there. What each run skips
+    follows from the scenarios' declared needs, and no scenario may be skipped by both.
+    """
     if importlib.util.find_spec("lab.cli_scenarios") is None:
         pytest.skip("the scenario engine (`lab run`) is not in this tree yet")
+    from lab.backends.docker_backend import ACTIONS
+    from lab.scenario.library import load_all
+
+    library = {s.name: set(s.needs) for s in load_all().scenarios}
+    needs_raw = {name for name, needs in library.items() if "raw-transport" in needs}
+    needs_engine = {name for name, needs in library.items() if needs & ACTIONS}
+    assert {"proxy-disabled", "reset-peer", "udp-loss-levels"} <= needs_raw
+    assert {"paused-service", "stopped-service", "partition"} <= needs_engine
+
     journal = tmp_path / "host.json"
     run = lab("run", "all", "--json", str(journal), env=stack.env, timeout=600)
-    assert journal.is_file(), run.stdout[-3000:] + run.stderr[-2000:]
-    outcomes = journal_outcomes(journal)
+    host_log = run.stdout[-3000:] + run.stderr[-2000:]
+    assert journal.is_file(), host_log
     assert json.loads(journal.read_text())["backend"] == "docker"
-    assert outcomes["partition"][0] == "passed", outcomes["partition"]  # the docker-only one
-    unexpected = {
-        name: result
-        for name, result in outcomes.items()
-        if result[0] not in ("passed", "skipped") and name not in USERLAND_PROXY_GAPS
-    }
-    assert unexpected == {}, run.stdout[-3000:]
+    host = journal_outcomes(journal)
+    assert set(host) == set(library), host_log
+    bad = {name: result for name, result in host.items() if result[0] not in ("passed", "skipped")}
+    assert bad == {}, host_log
+    assert run.returncode == 0, host_log
+    assert host["partition"][0] == "passed", host["partition"]  # the docker-only one
+    host_skipped = {name for name, (status, _) in host.items() if status == "skipped"}
+    assert host_skipped == needs_raw, host_log
+    for name in host_skipped:
+        reason = host[name][1]
+        assert "raw-transport" in reason and "docker-proxy" in reason, reason
+        assert "--profile runner run --rm lab run all" in reason, reason
 
-    # From inside the network: no userland proxy in the way, no engine either.
+    # From inside the network: no userland proxy in the way, no engine either. The journal
+    # comes out through a bind mount; the runner runs as uid 10001.
+    out = tmp_path / "runner-out"
+    out.mkdir()
+    out.chmod(0o777)
     inside = subprocess.run(
         [*compose_command(), "-f", str(REPO / "compose.yaml"), "-p", stack.project]
-        + ["run", "--rm", "lab", "run", "all"],
+        + ["run", "--rm", "-v", f"{out}:/out", "lab", "run", "all", "--json", "/out/runner.json"],
         cwd=REPO,
         env=stack.backend.compose_env(),
         capture_output=True,
         text=True,
         timeout=600,
     )
-    summary = [ln for ln in inside.stdout.splitlines() if "scenario run(s)" in ln]
-    assert summary, inside.stdout[-3000:] + inside.stderr[-2000:]
-    for line in inside.stdout.splitlines():
-        if line.startswith(("✘", "!")):
-            assert any(name in line for name in RUNNER_NEEDS_ENGINE), line
+    runner_log = inside.stdout[-3000:] + inside.stderr[-2000:]
+    assert (out / "runner.json").is_file(), runner_log
+    runner = journal_outcomes(out / "runner.json")
+    assert set(runner) == set(library), runner_log
+    bad = {name: r for name, r in runner.items() if r[0] not in ("passed", "skipped")}
+    assert bad == {}, runner_log
+    assert inside.returncode == 0, runner_log
+    runner_skipped = {name for name, (status, _) in runner.items() if status == "skipped"}
+    assert runner_skipped == needs_engine, runner_log
+    for name in runner_skipped:
+        assert "no Docker engine" in runner[name][1], runner[name][1]
+
+    # The key property: every scenario in the library passed in at least one of the runs.
+    passed = {n for n, r in host.items() if r[0] == "passed"}
+    passed |= {n for n, r in runner.items() if r[0] == "passed"}
+    assert set(library) - passed == set(), f"skipped in both runs: {set(library) - passed}"
     assert stack.containers() and all(
         c.labels.get("com.docker.compose.oneoff") != "True" for c in stack.containers()
     ), "compose run --rm must remove the runner container"
@@ -387,3 +405,31 @@ def test_a_taken_port_is_one_clear_line(tmp_path):
     message = str(caught.value)
     assert message.startswith(f"port {ports['restapi']}/tcp for restapi is already in use")
     assert "WIRELAB_RESTAPI_PORT" in message and "\n" not in message
+
+
+def test_skip_reasons_say_why_and_where_to_run(tmp_path):
+    """No engine needed: the reasons come from the declared needs and where the lab runs."""
+    from lab.scenario.model import load_scenario
+    from lab.scenario.runner import skip_reason
+
+    scenarios = {}
+    for needs in ("raw-transport", "pause, resume", "partition"):
+        file = tmp_path / f"{needs.split(',')[0]}.yaml"
+        file.write_text(
+            f"name: s\nsummary: s\nlesson: l\nneeds: [{needs}]\nsteps: [{{sleep: 0}}]\n"
+        )
+        scenarios[needs] = load_scenario(file)
+    host = DockerBackend(project="wirelab-test-reasons", state_dir=tmp_path, in_network=False)
+    inside = DockerBackend(project="wirelab-test-reasons", state_dir=tmp_path, in_network=True)
+
+    reason = skip_reason(scenarios["raw-transport"], host)
+    assert reason and "docker-proxy" in reason and "refused/RST" in reason
+    assert "docker-compose -p wirelab-test-reasons --profile runner run --rm lab run all" in reason
+    assert skip_reason(scenarios["pause, resume"], host) is None
+    assert skip_reason(scenarios["partition"], host) is None
+
+    assert skip_reason(scenarios["raw-transport"], inside) is None
+    reason = skip_reason(scenarios["pause, resume"], inside)
+    assert reason and reason.startswith("needs the pause, resume capabilities")
+    assert "no Docker engine" in reason and "lab up --backend docker" in reason
+    assert "no Docker engine" in (skip_reason(scenarios["partition"], inside) or "")
