@@ -24,16 +24,16 @@ import json
 import shutil
 import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from bench.common import create_proxy, faultproxy_process, process, row
+from tests.support import free_port
+
 SOCAT = "socat -b 262144"
 
 # A sink ("sink": read to EOF, answer the count) and an echo server, with threads, so the
@@ -86,44 +86,11 @@ asyncio.run(main())
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"nothing listening on 127.0.0.1:{port}") from None
-            time.sleep(0.05)
-
-
-@contextlib.contextmanager
-def process(args: list[str], port: int) -> Iterator[subprocess.Popen[bytes]]:
-    proc = subprocess.Popen(args, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        wait_port(port)
-        yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 @contextlib.contextmanager
 def server(mode: str) -> Iterator[int]:
     """A sink or echo server in its own process; yields its port."""
     port = free_port()
-    with process([sys.executable, "-c", SERVER_SCRIPT, mode, str(port)], port):
+    with process([sys.executable, "-c", SERVER_SCRIPT, mode, str(port)], port=port):
         yield port
 
 
@@ -132,16 +99,9 @@ def server(mode: str) -> Iterator[int]:
 
 @contextlib.contextmanager
 def faultproxy(target: int) -> Iterator[tuple[int, httpx.Client]]:
-    api_port = free_port()
-    with process([sys.executable, "-m", "services.faultproxy", "--port", str(api_port)], api_port):
-        client = httpx.Client(base_url=f"http://127.0.0.1:{api_port}", timeout=10)
-        r = client.post(
-            "/proxies",
-            json={"name": "bench", "upstream": f"127.0.0.1:{target}", "listen": "127.0.0.1:0"},
-        )
-        r.raise_for_status()
-        yield int(r.json()["listen"].rsplit(":", 1)[1]), client
-        client.close()
+    """A faultproxy with one proxy, ``bench``, to ``target``: (its port, the API client)."""
+    with faultproxy_process() as (api, _proc):
+        yield create_proxy(api, "bench", target), api
 
 
 @contextlib.contextmanager
@@ -154,14 +114,14 @@ def socat(target: int) -> Iterator[int]:
         f"TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork",
         f"TCP:127.0.0.1:{target}",
     ]
-    with process(args, port):
+    with process(args, port=port):
         yield port
 
 
 @contextlib.contextmanager
 def naive(target: int) -> Iterator[int]:
     port = free_port()
-    with process([sys.executable, "-c", NAIVE_PROXY_SCRIPT, str(port), str(target)], port):
+    with process([sys.executable, "-c", NAIVE_PROXY_SCRIPT, str(port), str(target)], port=port):
         yield port
 
 
@@ -249,18 +209,6 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def row(name: str, figure: float, unit: str, peer: str, peer_figure: float) -> dict:
-    ratio = figure / peer_figure if peer_figure else None
-    return {
-        "name": name,
-        "figure": round(figure, 3),
-        "unit": unit,
-        "peer": peer,
-        "peer_figure": round(peer_figure, 3),
-        "ratio": None if ratio is None else round(ratio, 3),
-    }
-
-
 def run(quick: bool = False) -> list[dict]:
     if shutil.which("socat") is None:
         raise RuntimeError("socat is not installed (Debian package socat; see .ci/system-deps.sh)")
@@ -286,53 +234,32 @@ def run(quick: bool = False) -> list[dict]:
                     for n in (1, 8):
                         figure = throughput(port, n, one_conn if n == 1 else eight_conn)
                         results[name][n] = max(results[name][n], figure)
+    # Each row compares one relay's figure (first) with another's, both from ``results``.
+    comparisons = [
+        ("faultproxy", "socat"),
+        ("faultproxy", "naive"),
+        ("faultproxy", "direct"),
+        ("naive", "socat"),
+        ("direct", "socat"),
+    ]
+    short = {
+        "faultproxy": "faultproxy",
+        "socat": "socat",
+        "naive": "naive asyncio",
+        "direct": "direct",
+    }
+    peer_name = {"socat": SOCAT, "naive": "naive asyncio proxy", "direct": "direct loopback"}
     for n in (1, 8):
-        ours = results["faultproxy"][n]
-        rows.append(
-            row(
-                f"throughput, {n} conn, faultproxy vs socat",
-                ours,
-                "MB/s",
-                SOCAT,
-                results["socat"][n],
+        for relay, peer in comparisons:
+            rows.append(
+                row(
+                    f"throughput, {n} conn, {short[relay]} vs {short[peer]}",
+                    results[relay][n],
+                    "MB/s",
+                    peer_name[peer],
+                    results[peer][n],
+                )
             )
-        )
-        rows.append(
-            row(
-                f"throughput, {n} conn, faultproxy vs naive asyncio",
-                ours,
-                "MB/s",
-                "naive asyncio proxy",
-                results["naive"][n],
-            )
-        )
-        rows.append(
-            row(
-                f"throughput, {n} conn, faultproxy vs direct",
-                ours,
-                "MB/s",
-                "direct loopback",
-                results["direct"][n],
-            )
-        )
-        rows.append(
-            row(
-                f"throughput, {n} conn, naive asyncio vs socat",
-                results["naive"][n],
-                "MB/s",
-                SOCAT,
-                results["socat"][n],
-            )
-        )
-        rows.append(
-            row(
-                f"throughput, {n} conn, direct vs socat",
-                results["direct"][n],
-                "MB/s",
-                SOCAT,
-                results["socat"][n],
-            )
-        )
 
     with server("echo") as target:
         with faultproxy(target) as (port, api), socat(target) as socat_port:
@@ -365,25 +292,18 @@ def run(quick: bool = False) -> list[dict]:
                 s.sendall(payload)
                 reader_done.wait(60)
                 bw_elapsed = time.perf_counter() - start
-    base50, base99 = pct(direct, 0.5), pct(direct, 0.99)
-    rows.append(
-        row(
-            "added RTT p50 (64 B ping-pong)",
-            pct(ours, 0.5) - base50,
-            "µs",
-            SOCAT,
-            pct(theirs, 0.5) - base50,
+    for label, q in (("p50", 0.5), ("p99", 0.99)):
+        base = pct(direct, q)
+        rows.append(
+            row(
+                f"added RTT {label} (64 B ping-pong)",
+                pct(ours, q) - base,
+                "µs",
+                SOCAT,
+                pct(theirs, q) - base,
+            )
         )
-    )
-    rows.append(
-        row(
-            "added RTT p99 (64 B ping-pong)",
-            pct(ours, 0.99) - base99,
-            "µs",
-            SOCAT,
-            pct(theirs, 0.99) - base99,
-        )
-    )
+    base50 = pct(direct, 0.5)
     rows.append(
         row(
             "latency toxic 100 ms, p50 added",

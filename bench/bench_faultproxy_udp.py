@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 import statistics
@@ -23,15 +22,16 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
+from bench.common import create_proxy, faultproxy_process, process, row
 from services.faultproxy.udp.proxy import FORCED_SOCKET_BUFFER, SO_RCVBUFFORCE
+from tests.support import free_port
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 TARGET_RATE = 50_000  # the issue's goal: datagrams/s relayed with no unintended loss
 
 SENDER = r"""
@@ -73,65 +73,6 @@ async def app(scope, receive, send):
 
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False)
 """
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_tcp(port: int, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"nothing listening on 127.0.0.1:{port}") from None
-            time.sleep(0.05)
-
-
-@contextlib.contextmanager
-def process(
-    args: list[str], stdout: int | None = subprocess.DEVNULL
-) -> Iterator[subprocess.Popen[bytes]]:
-    proc = subprocess.Popen(
-        [sys.executable, *args], cwd=REPO_ROOT, stdout=stdout, stderr=subprocess.DEVNULL
-    )
-    try:
-        yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-@contextlib.contextmanager
-def faultproxy() -> Iterator[tuple[httpx.Client, subprocess.Popen[bytes]]]:
-    port = free_port()
-    with process(["-m", "services.faultproxy", "--host", "127.0.0.1", "--port", str(port)]) as proc:
-        wait_tcp(port)
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as api:
-            yield api, proc
-
-
-def create(api: httpx.Client, name: str, upstream: int, protocol: str = "udp") -> int:
-    r = api.post(
-        "/proxies",
-        json={
-            "name": name,
-            "protocol": protocol,
-            "upstream": f"127.0.0.1:{upstream}",
-            "listen": "127.0.0.1:0",
-        },
-    )
-    r.raise_for_status()
-    return int(r.json()["listen"].rsplit(":", 1)[1])
 
 
 # -- UDP rate -----------------------------------------------------------------------------------
@@ -195,7 +136,7 @@ def trial(port: int, counter: Counter, rate: float, duration: float, size: int) 
     """Offer ``rate`` datagrams/s for ``duration`` seconds and count what arrives."""
     before = counter.count
     args = ["-c", SENDER, str(port), str(rate), str(duration), str(size)]
-    with process(args, stdout=subprocess.PIPE) as proc:
+    with process([sys.executable, *args], stdout=subprocess.PIPE) as proc:
         out, _ = proc.communicate(timeout=duration * 10 + 30)
     sent_text, elapsed_text, cpu_text = out.decode().split()
     sent, elapsed = int(sent_text), float(elapsed_text)
@@ -319,24 +260,12 @@ def http_rate(port: int, seconds: float) -> float:
         return done / (time.perf_counter() - start)
 
 
-def row(name: str, figure: float, unit: str, peer: str, peer_figure: float) -> dict:
-    ratio = figure / peer_figure if peer_figure else None
-    return {
-        "name": name,
-        "figure": round(figure, 3),
-        "unit": unit,
-        "peer": peer,
-        "peer_figure": round(peer_figure, 3),
-        "ratio": None if ratio is None else round(ratio, 3),
-    }
-
-
 def run(quick: bool = False) -> list[dict]:
     rows: list[dict] = []
     counter = Counter()
     try:
-        with faultproxy() as (api, proxy_proc):
-            relay = create(api, "bench_udp", counter.port)
+        with faultproxy_process() as (api, proxy_proc):
+            relay = create_proxy(api, "bench_udp", counter.port, "udp")
             rounds = 1 if quick else 2
             for size in (64, 1200):
                 # Interleaved rounds, best of each: the machine is shared, and a busy moment
@@ -385,10 +314,10 @@ def run(quick: bool = False) -> list[dict]:
                 )
             )
 
-            with process(["-c", ECHO], stdout=subprocess.PIPE) as echo:
+            with process([sys.executable, "-c", ECHO], stdout=subprocess.PIPE) as echo:
                 assert echo.stdout is not None
                 echo_port = int(echo.stdout.readline())
-                via = create(api, "bench_echo", echo_port)
+                via = create_proxy(api, "bench_echo", echo_port, "udp")
                 count = 500 if quick else 3000
                 rtts(via, 50)  # warm up the session
                 direct_rtt = statistics.median(rtts(echo_port, count))
@@ -404,7 +333,7 @@ def run(quick: bool = False) -> list[dict]:
                     )
                 )
 
-            lossy_port = create(api, "bench_loss", counter.port)
+            lossy_port = create_proxy(api, "bench_loss", counter.port, "udp")
             api.post(
                 "/proxies/bench_loss/toxics",
                 json={"type": "loss", "stream": "upstream", "attributes": {"probability": 0.01}},
@@ -436,9 +365,8 @@ def run(quick: bool = False) -> list[dict]:
             )
 
             http_port = free_port()
-            with process(["-c", HTTP_UPSTREAM, str(http_port)]):
-                wait_tcp(http_port)
-                web = create(api, "bench_http", http_port, protocol="tcp")
+            with process([sys.executable, "-c", HTTP_UPSTREAM, str(http_port)], port=http_port):
+                web = create_proxy(api, "bench_http", http_port)
                 seconds = 1.0 if quick else 3.0
                 http_rate(web, 0.3)
                 bare = http_rate(web, seconds)

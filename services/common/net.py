@@ -38,5 +38,7 @@ def bind_socket(
             raise ServiceStartError(
                 f"{service}: no permission to bind {host}:{port}/{proto}: pick a port above 1023"
             ) from None
-        raise ServiceStartError(f"{service}: cannot bind {host}:{port}/{proto}: {exc.strerror}") from None
+        raise ServiceStartError(
+            f"{service}: cannot bind {host}:{port}/{proto}: {exc.strerror}"
+        ) from None
     return sock

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 
 import pytest
 
@@ -11,29 +10,9 @@ from tests.services.faultproxy.fp_support import (
     Api,
     EchoServer,
     connect,
-    faultproxy_process,
     wait_until,
 )
 from tests.support import free_port
-
-
-@pytest.fixture(scope="module")
-def echo() -> Iterator[EchoServer]:
-    server = EchoServer()
-    yield server
-    server.close()
-
-
-@pytest.fixture(scope="module")
-def fp() -> Iterator[Api]:
-    with faultproxy_process() as (api, _proc):
-        yield api
-
-
-@pytest.fixture()
-def api(fp: Api) -> Iterator[Api]:
-    yield fp
-    fp.reset()
 
 
 def body(upstream_port: int, name: str = "p", **extra: object) -> dict:

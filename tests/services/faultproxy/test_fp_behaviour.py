@@ -12,7 +12,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -28,25 +27,6 @@ from tests.services.faultproxy.fp_support import (
     wait_until,
 )
 from tests.support import REPO_ROOT, free_port
-
-
-@pytest.fixture(scope="module")
-def echo() -> Iterator[EchoServer]:
-    server = EchoServer()
-    yield server
-    server.close()
-
-
-@pytest.fixture(scope="module")
-def fp() -> Iterator[Api]:
-    with faultproxy_process() as (api, _proc):
-        yield api
-
-
-@pytest.fixture()
-def api(fp: Api) -> Iterator[Api]:
-    yield fp
-    fp.reset()
 
 
 class CountThenReply:

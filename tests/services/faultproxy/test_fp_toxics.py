@@ -10,7 +10,6 @@ import socket
 import statistics
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -18,31 +17,11 @@ from tests.services.faultproxy.fp_support import (
     Api,
     EchoServer,
     connect,
-    faultproxy_process,
     recv_all,
     recv_exactly,
     send_and_read_all,
     wait_until,
 )
-
-
-@pytest.fixture(scope="module")
-def echo() -> Iterator[EchoServer]:
-    server = EchoServer()
-    yield server
-    server.close()
-
-
-@pytest.fixture(scope="module")
-def fp() -> Iterator[Api]:
-    with faultproxy_process() as (api, _proc):
-        yield api
-
-
-@pytest.fixture()
-def api(fp: Api) -> Iterator[Api]:
-    yield fp
-    fp.reset()
 
 
 def rtt(sock: socket.socket, payload: bytes = b"x") -> float:

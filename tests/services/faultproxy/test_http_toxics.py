@@ -24,7 +24,6 @@ from tests.services.faultproxy.fp_support import (
     Api,
     EchoServer,
     connect,
-    faultproxy_process,
     recv_exactly,
 )
 from tests.support import free_port, service_process, wait_tcp
@@ -64,18 +63,6 @@ def upstream() -> Iterator[int]:
     port = free_port()
     with service_process(["-c", UPSTREAM_SERVER, str(port)], lambda: wait_tcp(port, timeout=0.5)):
         yield port
-
-
-@pytest.fixture(scope="module")
-def fp() -> Iterator[Api]:
-    with faultproxy_process() as (api, _proc):
-        yield api
-
-
-@pytest.fixture()
-def api(fp: Api) -> Iterator[Api]:
-    yield fp
-    fp.reset()
 
 
 _proxy_numbers = itertools.count(1)

@@ -19,24 +19,12 @@ from dataclasses import dataclass, field
 import pytest
 
 from services.udpstream.stats import StreamStats, StreamSummary
-from tests.services.faultproxy.fp_support import Api, faultproxy_process, wait_until
+from tests.services.faultproxy.fp_support import Api, wait_until
 from tests.support import free_port
 
 HEADER = struct.Struct("!QQ")  # sequence number, send time (ns, CLOCK_REALTIME)
 TIMESPEC = struct.Struct("qq")  # the kernel's receive timestamp (SO_TIMESTAMPNS)
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux's value; Python lacks the name
-
-
-@pytest.fixture(scope="module")
-def fp() -> Iterator[Api]:
-    with faultproxy_process() as (api, _proc):
-        yield api
-
-
-@pytest.fixture()
-def api(fp: Api) -> Iterator[Api]:
-    yield fp
-    fp.reset()
 
 
 class Sink:
