@@ -53,8 +53,9 @@ def parse_ports(items: list[str]) -> dict[str, int]:
 
 def status_table(rows: list[ServiceStatus], title: str) -> Table:
     table = Table(title=title)
-    for col in ("service", "address", "state", "healthy after", "detail"):
-        table.add_column(col, overflow="fold")
+    for col in ("service", "address", "state", "healthy after"):
+        table.add_column(col, no_wrap=True)  # an address cut in two is worse than a narrow detail
+    table.add_column("detail", overflow="fold")
     colours = {"healthy": "green", "paused": "yellow", "stopped": "yellow", "partitioned": "yellow"}
     for r in rows:
         colour = colours.get(r.state, "red")
