@@ -46,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    console = Console()
+    # Piped output (CI logs, `| tee`) gets a wide table instead of the 80-column default.
+    console = Console(width=None if sys.stdout.isatty() else 160)
     rows: list[dict] = []
     failed = []
     for name in names:
