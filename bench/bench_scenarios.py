@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import subprocess
 import sys
 import tempfile
@@ -25,8 +24,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from lab.backends.local import LocalBackend, port_free
-from services.ports import ENDPOINTS, VIA_PROXY, default_port
+from lab.backends.local import LocalBackend, isolated_lab
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -55,20 +53,6 @@ steps:
   - http: {target: rawhttp, path: /healthz, timeout: 2}
     expect: {status: 200}
 """
-
-
-def _free_offset() -> int:
-    # Every lab port (up to 9999 + offset + 10000) stays below the ephemeral range
-    # (32768+), where the machine's own outgoing connections would collide with it.
-    candidates = list(range(1025, 12700, 50))
-    random.shuffle(candidates)
-    for offset in candidates:
-        env = {"WIRELAB_PORT_OFFSET": str(offset)}
-        ports = [(default_port(e.name, env), e.proto) for e in ENDPOINTS]
-        ports += [(default_port(e.name + VIA_PROXY, env), e.proto) for e in ENDPOINTS if e.proxied]
-        if all(p < 65536 and port_free("127.0.0.1", p, proto) for p, proto in ports):
-            return offset
-    raise RuntimeError("no free port offset for the benchmark lab")
 
 
 def _row(name: str, figure: float, unit: str, peer: str, peer_figure: float) -> dict:
@@ -160,31 +144,11 @@ def _run_all(env: dict[str, str], tmp: Path, selection: list[str]) -> list[dict]
 def run(quick: bool = False) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="wirelab-bench-") as tmpdir:
         tmp = Path(tmpdir)
-        offset = _free_offset()
-        env = {
-            **os.environ,
-            "WIRELAB_PORT_OFFSET": str(offset),
-            "WIRELAB_STATE_DIR": str(tmp / "state"),
-            "WIRELAB_BACKEND": "local",
-        }
-        saved = {
-            k: os.environ.get(k)
-            for k in ("WIRELAB_PORT_OFFSET", "WIRELAB_STATE_DIR", "WIRELAB_BACKEND")
-        }
-        os.environ.update({k: env[k] for k in saved})
-        backend = LocalBackend(state_dir=tmp / "state", port_offset=offset)
-        try:
-            backend.up(timeout=90)
+        with isolated_lab(tmp / "state") as backend:
+            env = dict(os.environ)  # isolated_lab has set the lab's offset and state folder
             rows = _run_all(env, tmp, ["errors", "outages"] if quick else ["all"])
             rows += _engine_rows(backend, tmp, rounds=2 if quick else 5)
             return rows
-        finally:
-            backend.down()
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@ scenarios, measure UDP and check exercises."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
 import time
@@ -14,7 +13,11 @@ from rich.console import Console
 from rich.table import Table
 
 from lab.backends import BackendError, ServiceStatus, get_backend
+from lab.cli_exercise import exercise_app
+from lab.cli_scenarios import register as register_scenario_commands
+from lab.cli_udp import udp_app
 from lab.context import current_backend, forget_backend, record_backend
+from lab.scenario.schema import did_you_mean
 from services.ports import all_endpoint_names
 
 app = typer.Typer(
@@ -40,10 +43,7 @@ def parse_ports(items: list[str]) -> dict[str, int]:
         if not sep or not value.isdigit():
             raise fail(f"--port wants NAME=PORT (e.g. rawhttp=9080), got {item!r}", 2)
         if name not in names:
-            import difflib
-
-            near = difflib.get_close_matches(name, names, n=1)
-            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            hint = did_you_mean(name, names)
             raise fail(f"--port: unknown endpoint {name!r}{hint}; known: {', '.join(names)}", 2)
         if not 0 < int(value) < 65536:
             raise fail(f"--port {item}: a port is 1-65535", 2)
@@ -103,7 +103,7 @@ def up(
 
 @app.command()
 def down(
-    volumes: Annotated[bool, typer.Option(help="docker: also remove the data volumes")] = False,
+    volumes: Annotated[bool, typer.Option(help="also remove stored data volumes (docker)")] = False,
     backend_name: Annotated[
         str | None, typer.Option("--backend", help="default: the one `lab up` used")
     ] = None,
@@ -111,10 +111,7 @@ def down(
     """Stop every service; leave no process or container behind."""
     try:
         backend = get_backend(backend_name) if backend_name else current_backend()
-        if volumes and backend.name == "docker":
-            backend.down(volumes=True)  # type: ignore[call-arg]
-        else:
-            backend.down()
+        backend.down(volumes=volumes)
     except BackendError as exc:
         raise fail(str(exc)) from None
     forget_backend()
@@ -244,29 +241,9 @@ def proxies_load(
     console.print(f"loaded {count} proxies from {file}")
 
 
-def _mount_subcommands() -> None:
-    """Attach the sub-apps that live in their own modules."""
-    for module, attr, name in (
-        ("lab.cli_udp", "udp_app", "udp"),
-        ("lab.cli_exercise", "exercise_app", "exercise"),
-    ):
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            continue
-        app.add_typer(getattr(mod, attr), name=name)
-    try:
-        scenarios = importlib.import_module("lab.cli_scenarios")
-    except ModuleNotFoundError as exc:
-        if exc.name != "lab.cli_scenarios":
-            raise
-    else:
-        scenarios.register(app)
-
-
-_mount_subcommands()
+app.add_typer(udp_app, name="udp")
+app.add_typer(exercise_app, name="exercise")
+register_scenario_commands(app)
 
 
 def main() -> None:

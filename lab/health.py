@@ -5,14 +5,29 @@ Every probe returns a short description of what it saw, or raises ProbeError wit
 
 from __future__ import annotations
 
+import contextlib
+import json
 import socket
 import ssl
+from collections.abc import Iterator
 
 from services.ports import Endpoint
 
 
 class ProbeError(Exception):
     pass
+
+
+@contextlib.contextmanager
+def _connected(host: str, port: int, timeout: float) -> Iterator[socket.socket]:
+    """A TCP connection whose socket errors (TLS ones included) surface as ProbeError."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            yield sock
+    except ssl.SSLError as exc:
+        raise ProbeError(f"{host}:{port}: {exc}") from None
+    except OSError as exc:
+        raise ProbeError(f"{host}:{port}: {exc.strerror or exc}") from None
 
 
 def _recv_until(sock: socket.socket, marker: bytes, limit: int = 65536) -> bytes:
@@ -25,24 +40,31 @@ def _recv_until(sock: socket.socket, marker: bytes, limit: int = 65536) -> bytes
     return data
 
 
-def _http_get(sock: socket.socket, host: str, path: str) -> str:
+def _http_get(
+    sock: socket.socket, host: str, path: str, read_body: bool = False
+) -> tuple[str, bytes]:
+    """GET ``path``; insist on a 200. Returns the status line, and the body when asked for.
+
+    Without ``read_body`` only the status line is read, so a slow body cannot fail a probe.
+    """
     sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
-    head = _recv_until(sock, b"\r\n")
-    status_line = head.split(b"\r\n", 1)[0].decode("latin-1")
+    data = _recv_until(sock, b"\r\n")
+    status_line = data.split(b"\r\n", 1)[0].decode("latin-1")
     parts = status_line.split(" ", 2)
     if len(parts) < 2 or not parts[0].startswith("HTTP/1."):
-        raise ProbeError(f"not an HTTP answer: {head[:60]!r}")
+        raise ProbeError(f"not an HTTP answer: {data[:60]!r}")
     if parts[1] != "200":
         raise ProbeError(f"GET {path} answered {status_line!r}")
-    return status_line
+    if not read_body:
+        return status_line, b""
+    while chunk := sock.recv(65536):  # Connection: close, so the body ends at EOF
+        data += chunk
+    return status_line, data.partition(b"\r\n\r\n")[2]
 
 
 def probe_http(host: str, port: int, path: str = "/healthz", timeout: float = 1.0) -> str:
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
-            return _http_get(sock, host, path)
-    except OSError as exc:
-        raise ProbeError(f"{host}:{port}: {exc.strerror or exc}") from None
+    with _connected(host, port, timeout) as sock:
+        return _http_get(sock, host, path)[0]
 
 
 def probe_tls(host: str, port: int, cafile: str | None, timeout: float = 2.0) -> str:
@@ -50,39 +72,31 @@ def probe_tls(host: str, port: int, cafile: str | None, timeout: float = 2.0) ->
     if not cafile:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as raw:
-            with ctx.wrap_socket(raw, server_hostname="localhost") as sock:
-                return _http_get(sock, host, "/healthz") + " (TLS verified)" * bool(cafile)
-    except (OSError, ssl.SSLError) as exc:
-        raise ProbeError(f"{host}:{port}: {exc}") from None
+    with _connected(host, port, timeout) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as sock:
+            status_line = _http_get(sock, host, "/healthz")[0]
+    return status_line + (" (TLS verified)" if cafile else "")
 
 
 def probe_echo(host: str, port: int, timeout: float = 1.0) -> str:
     payload = b"wirelab-health\n"
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
-            sock.sendall(payload)
-            got = b""
-            while len(got) < len(payload):
-                chunk = sock.recv(len(payload) - len(got))
-                if not chunk:
-                    break
-                got += chunk
-    except OSError as exc:
-        raise ProbeError(f"{host}:{port}: {exc.strerror or exc}") from None
+    with _connected(host, port, timeout) as sock:
+        sock.sendall(payload)
+        got = b""
+        while len(got) < len(payload):
+            chunk = sock.recv(len(payload) - len(got))
+            if not chunk:
+                break
+            got += chunk
     if got != payload:
         raise ProbeError(f"echo returned {got!r}, sent {payload!r}")
-    return "echoed 15 bytes"
+    return f"echoed {len(payload)} bytes"
 
 
 def probe_line(host: str, port: int, timeout: float = 1.0) -> str:
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
-            sock.sendall(b"LIST\n")
-            line = _recv_until(sock, b"\n")
-    except OSError as exc:
-        raise ProbeError(f"{host}:{port}: {exc.strerror or exc}") from None
+    with _connected(host, port, timeout) as sock:
+        sock.sendall(b"LIST\n")
+        line = _recv_until(sock, b"\n")
     if not line.endswith(b"\n"):
         raise ProbeError(f"LIST got no line back ({line[:60]!r})")
     return "LIST -> " + line.strip().decode("utf-8", "replace")[:40]
@@ -100,21 +114,8 @@ def probe_udp(host: str, port: int, timeout: float = 1.0) -> str:
 
 def probe_proxies(host: str, port: int, names: list[str], timeout: float = 1.0) -> str:
     """The fault proxy answers and holds every standard proxy, each enabled and listening."""
-    import json
-
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
-            sock.sendall(
-                f"GET /proxies HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode()
-            )
-            raw = b""
-            while chunk := sock.recv(65536):
-                raw += chunk
-    except OSError as exc:
-        raise ProbeError(f"{host}:{port}: {exc.strerror or exc}") from None
-    head, _, body = raw.partition(b"\r\n\r\n")
-    if b" 200 " not in head.split(b"\r\n", 1)[0]:
-        raise ProbeError(f"GET /proxies answered {head[:40]!r}")
+    with _connected(host, port, timeout) as sock:
+        body = _http_get(sock, host, "/proxies", read_body=True)[1]
     try:
         proxies = json.loads(body)
     except ValueError:

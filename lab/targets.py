@@ -30,10 +30,9 @@ def resolve(target: str, backend=None) -> tuple[str, int]:
     if literal is not None:
         return literal
     if target not in all_endpoint_names():
-        import difflib
+        from lab.scenario.schema import did_you_mean
 
-        near = difflib.get_close_matches(target, all_endpoint_names(), n=1)
-        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        hint = did_you_mean(target, all_endpoint_names())
         raise TargetError(f"unknown target {target!r}{hint}: use a service name or HOST:PORT")
     if backend is None:
         from lab.context import current_backend

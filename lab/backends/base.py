@@ -41,8 +41,11 @@ class Backend(abc.ABC):
         """Start services (all by default) and wait until each passes its health probe."""
 
     @abc.abstractmethod
-    def down(self) -> None:
-        """Stop everything this backend started; leave no process or container behind."""
+    def down(self, volumes: bool = False) -> None:
+        """Stop everything this backend started; leave no process or container behind.
+
+        ``volumes`` also removes stored data, for backends that keep it in volumes.
+        """
 
     @abc.abstractmethod
     def status(self) -> list[ServiceStatus]:

@@ -9,10 +9,12 @@ command line again.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import importlib.util
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -37,6 +39,15 @@ REQUIRED_MODULES = {
 }
 
 
+def _task_state(stat_file: Path) -> str | None:
+    """The state letter from a /proc .../stat file (R, S, T, Z...), None if it is gone."""
+    try:
+        # The command name in parentheses may hold spaces; the state follows the last ')'.
+        return stat_file.read_text().split(")")[-1].split()[0]
+    except OSError:
+        return None
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -45,17 +56,11 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     # A zombie still answers kill(0); it is not alive for our purposes.
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
+    return _task_state(Path(f"/proc/{pid}/stat")) != "Z"
 
 
 def _stopped(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] in ("T", "t")
-    except OSError:
-        return False
+    return _task_state(Path(f"/proc/{pid}/stat")) in ("T", "t")
 
 
 def _all_threads_stopped(pid: int) -> bool:
@@ -63,13 +68,8 @@ def _all_threads_stopped(pid: int) -> bool:
         tasks = list(Path(f"/proc/{pid}/task").iterdir())
     except OSError:
         return _stopped(pid)
-    for task in tasks:
-        try:
-            if (task / "stat").read_text().split(")")[-1].split()[0] not in ("T", "t"):
-                return False
-        except OSError:
-            continue  # a thread that just exited is not running either
-    return True
+    # A thread that just exited (state None) is not running either.
+    return all(_task_state(task / "stat") in ("T", "t", None) for task in tasks)
 
 
 def port_free(host: str, port: int, proto: str) -> bool:
@@ -84,6 +84,60 @@ def port_free(host: str, port: int, proto: str) -> bool:
                 return False
             raise
     return True
+
+
+def _lab_ports(offset: int) -> list[tuple[int, str]]:
+    env = {"WIRELAB_PORT_OFFSET": str(offset)}
+    ports = [(default_port(e.name, env), e.proto) for e in ENDPOINTS]
+    ports += [(default_port(e.name + VIA_PROXY, env), e.proto) for e in ENDPOINTS if e.proxied]
+    return ports
+
+
+def free_port_offset(host: str = "127.0.0.1") -> int:
+    """A port offset at which every lab port is free, for a lab beside the user's own.
+
+    Every port stays below the ephemeral range (32768+), where the machine's outgoing
+    connections would collide with it, and off the default ports a user's lab may take.
+    """
+    defaults = {p for p, _ in _lab_ports(0)}
+    candidates = list(range(1000, 12700, 50))
+    random.shuffle(candidates)
+    for offset in candidates:
+        ports = _lab_ports(offset)
+        if any(p in defaults for p, _ in ports):
+            continue
+        if all(port_free(host, p, proto) for p, proto in ports):
+            return offset
+    raise BackendError("no free port offset for an isolated lab")
+
+
+_ISOLATION_VARS = ("WIRELAB_PORT_OFFSET", "WIRELAB_STATE_DIR", "WIRELAB_BACKEND")
+
+
+@contextlib.contextmanager
+def isolated_lab(state_dir: Path, timeout: float = 90) -> Iterator[LocalBackend]:
+    """The whole lab as real processes on a free port offset with its own state folder.
+
+    Sets WIRELAB_PORT_OFFSET, WIRELAB_STATE_DIR and WIRELAB_BACKEND in os.environ while it
+    runs, so a `lab ...` subprocess talks to this lab and not to one a person left running
+    on the default ports; restores them and takes the lab down afterwards.
+    """
+    offset = free_port_offset()
+    saved = {k: os.environ.get(k) for k in _ISOLATION_VARS}
+    os.environ.update(
+        WIRELAB_PORT_OFFSET=str(offset), WIRELAB_STATE_DIR=str(state_dir), WIRELAB_BACKEND="local"
+    )
+    backend = LocalBackend(state_dir=state_dir, port_offset=offset)
+    try:
+        backend.up(timeout=timeout)
+        yield backend
+    finally:
+        backend.down()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 class LocalBackend(Backend):
@@ -330,7 +384,8 @@ class LocalBackend(Backend):
             except ChildProcessError:
                 pass
 
-    def down(self) -> None:
+    def down(self, volumes: bool = False) -> None:
+        # Local state (the restapi database, the CA) lives in the state folder and is kept.
         for service in SERVICES:
             self._terminate(service)
             self._pidfile(service).unlink(missing_ok=True)

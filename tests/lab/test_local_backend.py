@@ -14,8 +14,7 @@ import httpx
 import pytest
 
 from lab.backends.base import BackendError
-from lab.backends.local import LocalBackend, _alive
-from tests.conftest import pick_port_offset
+from lab.backends.local import LocalBackend, _alive, free_port_offset
 
 REPO = Path(__file__).resolve().parents[2]
 LAB = [sys.executable, "-m", "lab.cli"]
@@ -32,7 +31,7 @@ def lab_cli(
 
 def isolated_env(tmp_path: Path) -> dict[str, str]:
     return {
-        "WIRELAB_PORT_OFFSET": str(pick_port_offset()),
+        "WIRELAB_PORT_OFFSET": str(free_port_offset()),
         "WIRELAB_STATE_DIR": str(tmp_path),
         "WIRELAB_BACKEND": "local",
     }
@@ -69,7 +68,7 @@ class DyingBackend(LocalBackend):
 
 
 def test_service_that_dies_at_start_names_the_cause(tmp_path):
-    backend = DyingBackend(state_dir=tmp_path, port_offset=pick_port_offset())
+    backend = DyingBackend(state_dir=tmp_path, port_offset=free_port_offset())
     with pytest.raises(
         BackendError,
         match=r"rawhttp-blocking exited during start: config file is broken \(full log: `lab logs rawhttp-blocking`\)",
@@ -81,7 +80,7 @@ def test_missing_dependency_names_the_package_and_the_fix(tmp_path, monkeypatch)
     from lab.backends import local
 
     monkeypatch.setitem(local.REQUIRED_MODULES, "udpstream", ("no_such_module_wirelab",))
-    backend = LocalBackend(state_dir=tmp_path, port_offset=pick_port_offset())
+    backend = LocalBackend(state_dir=tmp_path, port_offset=free_port_offset())
     with pytest.raises(
         BackendError, match="needs the Python package 'no_such_module_wirelab'.*make lab"
     ):

@@ -10,7 +10,12 @@ from toxiproxy import Toxiproxy
 from toxiproxy.api import APIConsumer
 from toxiproxy.exceptions import InvalidToxic, NotFound, ProxyExists
 
-from tests.services.faultproxy.fp_support import EchoServer, connect, faultproxy_process
+from tests.services.faultproxy.fp_support import (
+    EchoServer,
+    connect,
+    faultproxy_process,
+    recv_exactly,
+)
 
 
 @pytest.fixture(scope="module")
@@ -29,13 +34,7 @@ def roundtrip(port: int, data: bytes = b"hello") -> bytes:
     with connect(port, timeout=5) as s:
         s.sendall(data)
         # One recv() is not one send(): under a slicer the echo arrives in pieces.
-        got = b""
-        while len(got) < len(data):
-            chunk = s.recv(len(data) - len(got))
-            if not chunk:
-                break
-            got += chunk
-        return got
+        return recv_exactly(s, len(data))
 
 
 def test_full_client_lifecycle(server: Toxiproxy) -> None:
