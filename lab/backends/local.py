@@ -262,12 +262,21 @@ class LocalBackend(Backend):
                 continue
             for endpoint, port, proto in self._ports_of(service):
                 if not port_free(self.host, port, proto):
+                    spare = self._spare_port(port, proto)
                     raise BackendError(
                         f"port {port}/{proto} for {endpoint} is already in use: stop whatever "
                         f"holds it (`ss -lntup | grep :{port}`), or move it with "
-                        f"`lab up --port {endpoint}={port + 1}`, {env_var_for(endpoint)}=<port>, "
+                        f"`lab up --port {endpoint}={spare}`, {env_var_for(endpoint)}=<port>, "
                         f"or `--port-offset N` for the whole lab"
                     )
+
+    def _spare_port(self, near: int, proto: str) -> int:
+        """A free port above ``near`` that no other lab endpoint uses, for the hint above."""
+        taken = {port for s in SERVICES for _, port, _ in self._ports_of(s)}
+        for candidate in range(near + 1, min(near + 1000, 65536)):
+            if candidate not in taken and port_free(self.host, candidate, proto):
+                return candidate
+        return near + 1
 
     def _spawn(self, service: str) -> int:
         cmd = self.command(service)

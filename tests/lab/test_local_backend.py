@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from lab.backends.base import BackendError
-from lab.backends.local import LocalBackend, _alive, free_port_offset
+from lab.backends.local import LocalBackend, _alive, free_port_offset, port_free
 
 REPO = Path(__file__).resolve().parents[2]
 LAB = [sys.executable, "-m", "lab.cli"]
@@ -49,6 +49,9 @@ def test_port_in_use_is_one_clear_line(tmp_path):
     assert len(lines) == 1, result.stderr
     assert f"port {port}/tcp for rawhttp is already in use" in lines[0]
     assert "--port rawhttp=" in lines[0] and "WIRELAB_RAWHTTP_PORT" in lines[0]
+    # The port it suggests is free and is not another endpoint's (8081 is rawhttp.blocking).
+    suggested = int(lines[0].split("--port rawhttp=")[1].split("`")[0])
+    assert suggested != port + 1 and port_free("127.0.0.1", suggested, "tcp")
     assert "Traceback" not in result.stderr + result.stdout
 
 
