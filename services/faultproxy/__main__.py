@@ -1,5 +1,5 @@
 from services.common.runner import run_service
-from services.faultproxy.app import main
+from services.faultproxy.service import main
 
 if __name__ == "__main__":
     run_service("faultproxy", main)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from services.faultproxy.toxic_types import Attr
+from services.faultproxy.core.toxic_types import Attr
 
 Emission = tuple[float, bytes]
 

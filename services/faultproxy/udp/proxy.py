@@ -15,9 +15,14 @@ import socket
 import time
 from typing import Any
 
-from services.faultproxy.addresses import join_host_port, listen_host, split_host_port
-from services.faultproxy.proxy_base import BaseProxy, ProxyContext, ProxyError, register_proxy_class
-from services.faultproxy.toxic_types import MAX_INT_ATTRIBUTE, ToxicError
+from services.faultproxy.core.addresses import join_host_port, listen_host, split_host_port
+from services.faultproxy.core.proxy_base import (
+    BaseProxy,
+    ProxyContext,
+    ProxyError,
+    register_proxy_class,
+)
+from services.faultproxy.core.toxic_types import MAX_INT_ATTRIBUTE, ToxicError
 from services.faultproxy.udp.counters import UdpCounters
 from services.faultproxy.udp.datagram_toxics import DatagramCounters, ToxicSpec
 from services.faultproxy.udp.session import MAX_DATAGRAM, READ_BATCH, Session

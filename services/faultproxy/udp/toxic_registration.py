@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.faultproxy.toxic_types import ToxicType, register
+from services.faultproxy.core.toxic_types import ToxicType, register
 from services.faultproxy.udp.datagram_toxics import STAGES, DatagramToxicFactory
 
 UDP = frozenset({"udp"})
@@ -29,3 +29,6 @@ def register_udp_toxics() -> list[ToxicType]:
             )
         )
     return registered
+
+
+UDP_TOXIC_TYPES = register_udp_toxics()

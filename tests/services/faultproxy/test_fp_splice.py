@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from services.faultproxy.splice_pump import SPLICE_AVAILABLE, SplicePump
+from services.faultproxy.tcp.splice_pump import SPLICE_AVAILABLE, SplicePump
 
 pytestmark = pytest.mark.skipif(not SPLICE_AVAILABLE, reason="os.splice is Linux-only")
 

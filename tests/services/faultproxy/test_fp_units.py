@@ -7,21 +7,27 @@ import random
 
 import pytest
 
-import services.faultproxy.tcp_toxics  # noqa: F401 - registers the TCP types
-from services.faultproxy.addresses import AddressError, split_host_port
-from services.faultproxy.allowlist import Allowlist, AllowlistError
-from services.faultproxy.api_input import ApiError, parse_json, parse_toxic_create
-from services.faultproxy.events import EventBus
-from services.faultproxy.metrics import Metrics
-from services.faultproxy.stream_toxic import Channel, Chunk, ToxicStub
-from services.faultproxy.tcp_toxics import LimitDataToxic
-from services.faultproxy.toxic_maths import (
+import services.faultproxy.tcp.toxics  # noqa: F401 - registers the TCP types
+from services.faultproxy.api.input_parsing import ApiError, parse_json, parse_toxic_create
+from services.faultproxy.core.addresses import AddressError, split_host_port
+from services.faultproxy.core.allowlist import Allowlist, AllowlistError
+from services.faultproxy.core.events import EventBus
+from services.faultproxy.core.metrics import Metrics
+from services.faultproxy.core.toxic_types import (
+    REGISTRY,
+    Attr,
+    ToxicError,
+    ToxicType,
+    ToxicTypeRegistry,
+)
+from services.faultproxy.tcp.stream_toxic import Channel, Chunk, ToxicStub
+from services.faultproxy.tcp.toxic_maths import (
     bandwidth_pieces,
     latency_delay_s,
     limit_cut,
     slice_offsets,
 )
-from services.faultproxy.toxic_types import REGISTRY, Attr, ToxicError, ToxicType, ToxicTypeRegistry
+from services.faultproxy.tcp.toxics import LimitDataToxic
 
 
 def test_slicer_variation_zero_gives_exact_slices() -> None:

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from services.faultproxy.http_faults.exchange import FIN, RESET, HttpExchange
-from services.faultproxy.http_faults.matching import MatchError, RequestHead, parse_match
-from services.faultproxy.http_faults.plan import plan_request
-from services.faultproxy.http_faults.toxic_specs import register_http_toxics
-from services.faultproxy.toxic_types import ToxicError
+from services.faultproxy.core.toxic_types import ToxicError
+from services.faultproxy.http.exchange import FIN, RESET, HttpExchange
+from services.faultproxy.http.matching import MatchError, RequestHead, parse_match
+from services.faultproxy.http.plan import plan_request
+from services.faultproxy.http.toxic_specs import register_http_toxics
 
 TYPES = {t.name: t for t in register_http_toxics()}
 

@@ -7,7 +7,7 @@ import statistics
 
 import pytest
 
-from services.faultproxy.toxic_types import ToxicError
+from services.faultproxy.core.toxic_types import ToxicError
 from services.faultproxy.udp.datagram_toxics import STAGES, ToxicSpec
 from services.faultproxy.udp.pipeline import DatagramPipeline
 from services.faultproxy.udp.rng import derive_rng

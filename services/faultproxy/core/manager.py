@@ -14,9 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from services.faultproxy.addresses import split_host_port
-from services.faultproxy.allowlist import Allowlist
-from services.faultproxy.api_input import (
+from services.faultproxy.api.input_parsing import (
     ApiError,
     check_address,
     check_bool,
@@ -25,18 +23,18 @@ from services.faultproxy.api_input import (
     parse_toxic_create,
     parse_toxic_update,
 )
-from services.faultproxy.proxy_base import (
+from services.faultproxy.core.addresses import split_host_port
+from services.faultproxy.core.allowlist import Allowlist
+from services.faultproxy.core.proxy_base import (
     BaseProxy,
     ProxyContext,
     ProxyError,
     Toxic,
     proxy_class_for,
 )
-from services.faultproxy.toxic_types import ToxicError
+from services.faultproxy.core.toxic_types import ToxicError, default_toxic_name
 
 log = logging.getLogger("faultproxy.manager")
-
-TOXIPROXY_KEYS = {"name", "listen", "upstream", "enabled", "toxics", "protocol"}
 
 
 class ProxyManager:
@@ -83,7 +81,7 @@ class ProxyManager:
         except ToxicError as exc:
             raise ApiError(str(exc), exc.status) from None
         return Toxic(
-            name=spec.name or f"{toxic_type.name}_{spec.stream}",
+            name=spec.name or default_toxic_name(toxic_type.name, spec.stream),
             type=toxic_type.name,
             stream=spec.stream,
             toxicity=spec.toxicity,

@@ -8,8 +8,8 @@ from typing import Any
 
 import h11
 
-from services.faultproxy.http_faults.matching import RequestHead
-from services.faultproxy.http_faults.toxic_specs import header_items
+from services.faultproxy.http.matching import RequestHead
+from services.faultproxy.http.toxic_specs import header_items
 
 
 def reason_phrase(status: int) -> bytes:

@@ -14,15 +14,15 @@ import random
 import time
 from typing import Any
 
-from services.faultproxy.stream_toxic import Chunk, StreamToxic, ToxicStub
-from services.faultproxy.toxic_maths import (
+from services.faultproxy.core.toxic_types import MAX_INT_ATTRIBUTE, Attr, ToxicType, register
+from services.faultproxy.tcp.stream_toxic import Chunk, StreamToxic, ToxicStub
+from services.faultproxy.tcp.toxic_maths import (
     bandwidth_pieces,
     bandwidth_seconds,
     latency_delay_s,
     limit_cut,
     slice_offsets,
 )
-from services.faultproxy.toxic_types import MAX_INT_ATTRIBUTE, Attr, ToxicType, register
 
 TCP = frozenset({"tcp"})
 _rng = random.Random()

@@ -10,10 +10,14 @@ registered twice with disjoint protocols and different attributes, e.g. `latency
 
 Each type has a *kind* that tells the proxy how the toxic runs:
 
-- ``"stream"``: a stage in a TCP direction's toxic chain (see `stream_toxic.StreamToxic`);
+- ``"stream"``: a stage in a TCP direction's toxic chain (see `tcp.stream_toxic`);
 - ``"datagram"``: a per-datagram toxic of a UDP proxy (defined by `services.faultproxy.udp`);
 - ``"http"``: an HTTP-aware toxic on a TCP proxy; its presence makes the connection go
-  through the pluggable HTTP layer (see `http_hook`), which decides per request.
+  through the pluggable HTTP layer (see `tcp.http_hook`), which decides per request.
+
+Other packages (the lab) learn the valid names from `toxic_type_names`, and the default
+name and stream from `default_toxic_name` and `DEFAULT_STREAM`: that loads the toxic types
+alone, never a proxy, a socket or an event loop.
 """
 
 from __future__ import annotations
@@ -23,7 +27,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from services.faultproxy.core import plugins
+
 STREAMS = ("upstream", "downstream")
+# A toxic created without a stream applies to this one (as in Toxiproxy).
+DEFAULT_STREAM = "downstream"
 KINDS = ("stream", "datagram", "http")
 
 # Large enough for any real use, small enough that arithmetic on it never overflows a
@@ -215,14 +223,37 @@ class ToxicTypeRegistry:
             yield from types
 
 
-# The one registry the API uses. TCP types register in `tcp_toxics`; the UDP and HTTP
-# packages register theirs when imported (see `plugins.load_optional_plugins`).
+# The one registry the API uses. Each protocol package registers its types when its
+# toxic-types module is imported (`plugins.PLUGINS` names them; `plugins.load_*` import them).
 REGISTRY = ToxicTypeRegistry()
 
 
 def register(toxic_type: ToxicType) -> ToxicType:
     REGISTRY.register(toxic_type)
     return toxic_type
+
+
+def toxic_type_names(protocol: str | None = None) -> tuple[str, ...]:
+    """The valid toxic type names for a ``protocol`` proxy (``"tcp"``, ``"udp"``), sorted;
+    with no protocol, the names valid on any proxy.
+
+    Loads the toxic types of every plugin present (not the proxies). An unknown protocol
+    is a ValueError naming the known ones.
+    """
+    plugins.load_toxic_types()
+    if protocol is None:
+        return tuple(sorted({t.name for t in REGISTRY.all()}))
+    known = REGISTRY.protocols()
+    if protocol not in known:
+        raise ValueError(
+            f"unknown proxy protocol {protocol!r}; known protocols: {', '.join(sorted(known))}"
+        )
+    return tuple(REGISTRY.names_for(protocol))
+
+
+def default_toxic_name(type_name: str, stream: str) -> str:
+    """The name a toxic gets when it is created without one, e.g. ``latency_downstream``."""
+    return f"{type_name}_{stream}"
 
 
 def _show(value: Any) -> str:

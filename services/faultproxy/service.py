@@ -16,13 +16,13 @@ from services import ports
 from services.common.errors import ServiceStartError
 from services.common.net import bind_socket
 from services.common.runner import setup_logging
-from services.faultproxy.allowlist import DEFAULT_ALLOW, Allowlist, AllowlistError
-from services.faultproxy.api_input import ApiError
-from services.faultproxy.api_routes import ApiApp
-from services.faultproxy.api_server import ApiServer
-from services.faultproxy.manager import ProxyManager
-from services.faultproxy.plugins import load_optional_plugins
-from services.faultproxy.proxy_base import ProxyContext
+from services.faultproxy.api.input_parsing import ApiError
+from services.faultproxy.api.routes import ApiRoutes
+from services.faultproxy.api.server import ApiServer
+from services.faultproxy.core.allowlist import DEFAULT_ALLOW, Allowlist, AllowlistError
+from services.faultproxy.core.manager import ProxyManager
+from services.faultproxy.core.plugins import load_plugins
+from services.faultproxy.core.proxy_base import ProxyContext
 
 SERVICE = "faultproxy"
 TOKEN_ENV = "WIRELAB_FAULTPROXY_TOKEN"
@@ -150,7 +150,7 @@ async def _serve(
     args: argparse.Namespace, sock: Any, allowlist: Allowlist, config: Any, log: logging.Logger
 ) -> None:
     loop = asyncio.get_running_loop()
-    load_optional_plugins()
+    load_plugins()
     manager = ProxyManager(ProxyContext(), allowlist)
     if config is not None:
         try:
@@ -160,7 +160,7 @@ async def _serve(
             raise ServiceStartError(f"{SERVICE}: config file {args.config}: {exc}") from None
     if args.persist:
         manager.persist_to = args.config
-    server = ApiServer(ApiApp(manager, token=args.token))
+    server = ApiServer(ApiRoutes(manager, token=args.token))
     await server.start(sock)
     host, port = sock.getsockname()[:2]
     log.info(

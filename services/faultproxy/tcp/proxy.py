@@ -11,10 +11,15 @@ import socket
 import time
 from typing import Any
 
-from services.faultproxy.addresses import join_host_port, listen_host, split_host_port
-from services.faultproxy.http_hook import HttpReport, load_http_layer_factory
-from services.faultproxy.proxy_base import BaseProxy, ProxyContext, ProxyError, register_proxy_class
-from services.faultproxy.tcp_connection import Connection
+from services.faultproxy.core.addresses import join_host_port, listen_host, split_host_port
+from services.faultproxy.core.proxy_base import (
+    BaseProxy,
+    ProxyContext,
+    ProxyError,
+    register_proxy_class,
+)
+from services.faultproxy.tcp.connection import Connection
+from services.faultproxy.tcp.http_hook import HttpReport, load_http_layer_factory
 
 log = logging.getLogger("faultproxy.tcp")
 

@@ -35,13 +35,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from services.faultproxy.splice_pump import SPLICE_AVAILABLE, SplicePump
-from services.faultproxy.stream_toxic import Channel, Chunk, StreamToxic, ToxicStub, forward
+from services.faultproxy.tcp.splice_pump import SPLICE_AVAILABLE, SplicePump
+from services.faultproxy.tcp.stream_toxic import Channel, Chunk, StreamToxic, ToxicStub, forward
 
 if TYPE_CHECKING:
-    from services.faultproxy.http_hook import HttpLayer
-    from services.faultproxy.proxy_base import Toxic
-    from services.faultproxy.tcp_proxy import TcpProxy
+    from services.faultproxy.core.proxy_base import Toxic
+    from services.faultproxy.tcp.http_hook import HttpLayer
+    from services.faultproxy.tcp.proxy import TcpProxy
 
 log = logging.getLogger("faultproxy.tcp")
 

@@ -12,8 +12,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from services.faultproxy.addresses import AddressError, split_host_port
-from services.faultproxy.toxic_types import STREAMS
+from services.faultproxy.core.addresses import AddressError, split_host_port
+from services.faultproxy.core.toxic_types import DEFAULT_STREAM, STREAMS
 
 MAX_NAME = 200
 
@@ -115,9 +115,9 @@ class ToxicInput:
 
 def parse_toxic_create(body: Any) -> ToxicInput:
     data = lower_keys(body, "a toxic")
-    stream = data.get("stream", "downstream")
+    stream = data.get("stream", DEFAULT_STREAM)
     if stream is None or stream == "":
-        stream = "downstream"
+        stream = DEFAULT_STREAM
     if not isinstance(stream, str) or stream.lower() not in STREAMS:
         raise ApiError("stream was invalid, can be either upstream or downstream")
     if "type" not in data or data["type"] in (None, ""):

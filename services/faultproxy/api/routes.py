@@ -1,7 +1,7 @@
 """The Toxiproxy 2.x HTTP API as a function from request to response (no sockets).
 
-`ApiApp.handle` takes the method, the path, the headers and the body, and returns a
-`Response`; `api_server` does the HTTP/1.1 around it (and streams ``GET /events``).
+`ApiRoutes.handle` takes the method, the path, the headers and the body, and returns a
+`Response`; `server` does the HTTP/1.1 around it (and streams ``GET /events``).
 Error bodies are ``{"error": "...", "status": N}`` as in Toxiproxy.
 """
 
@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
-from services.faultproxy.api_input import ApiError, parse_json
-from services.faultproxy.manager import ProxyManager
+from services.faultproxy.api.input_parsing import ApiError, parse_json
+from services.faultproxy.core.manager import ProxyManager
 
 log = logging.getLogger("faultproxy.api")
 
@@ -57,7 +57,7 @@ def split_path(path: str) -> list[str]:
         raise ApiError("the path is not valid percent-encoded UTF-8", 400) from None
 
 
-class ApiApp:
+class ApiRoutes:
     def __init__(self, manager: ProxyManager, token: str | None = None) -> None:
         self.manager = manager
         self.token = token

@@ -80,7 +80,3 @@ class EventBus:
         sub = Subscription(self, maxlen)
         self._subs.add(sub)
         return sub
-
-    @property
-    def subscriber_count(self) -> int:
-        return len(self._subs)

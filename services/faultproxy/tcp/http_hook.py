@@ -2,7 +2,7 @@
 
 When a TCP proxy has at least one toxic of kind ``"http"``, every direction of its
 connections leaves the zero-copy path and the connection gets an *HTTP layer*, provided by
-`services.faultproxy.http_faults` (the core works without it; then http toxics cannot be
+the `services.faultproxy.http` package (TCP works without it; then http toxics cannot be
 registered at all, since that package registers them).
 
 The layer is created once per connection and contributes one stage at the *head* of each
@@ -27,7 +27,7 @@ The http toxics currently on the proxy are read live with ``toxics()`` (a callab
 returning `proxy_base.Toxic` objects with ``kind == "http"``), so an added, updated or
 removed toxic applies from the next request on.
 
-`services.faultproxy.http_faults` must expose::
+`services.faultproxy.http.layer` (``HTTP_LAYER_MODULE``) must expose::
 
     def create_http_layer(conn: ConnectionHandle, toxics: Callable[[], list[Toxic]],
                           report: HttpReport) -> HttpLayer
@@ -40,14 +40,14 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from services.faultproxy.stream_toxic import StreamToxic
+from services.faultproxy.tcp.stream_toxic import StreamToxic
 
 if TYPE_CHECKING:
-    from services.faultproxy.proxy_base import Toxic
+    from services.faultproxy.core.proxy_base import Toxic
 
 log = logging.getLogger("faultproxy.http")
 
-HTTP_LAYER_MODULE = "services.faultproxy.http_faults"
+HTTP_LAYER_MODULE = "services.faultproxy.http.layer"
 
 
 class HttpLayer(Protocol):
@@ -87,7 +87,7 @@ class HttpReport:
 
 
 def load_http_layer_factory() -> Callable[..., HttpLayer] | None:
-    """``http_faults.create_http_layer``, or None when the package is absent."""
+    """``http.layer.create_http_layer``, or None when the package is absent."""
     try:
         module = importlib.import_module(HTTP_LAYER_MODULE)
     except ModuleNotFoundError:

@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from services.faultproxy.http_faults.matching import RequestHead
-from services.faultproxy.http_faults.toxic_specs import HttpToxicRule
+from services.faultproxy.http.matching import RequestHead
+from services.faultproxy.http.toxic_specs import HttpToxicRule
 
 
 class ToxicView(Protocol):

@@ -23,17 +23,17 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from services.faultproxy.http_faults.exchange import (
+from services.faultproxy.http.exchange import (
     FIN,
     HEAD_TIMEOUT_S,
     RESET,
     HttpExchange,
     Out,
 )
-from services.faultproxy.http_faults.matching import RequestHead
-from services.faultproxy.http_faults.plan import Plan, ToxicView, plan_request
-from services.faultproxy.http_faults.stats_events import stats_events_for
-from services.faultproxy.stream_toxic import Channel, Chunk, StreamToxic, ToxicStub
+from services.faultproxy.http.matching import RequestHead
+from services.faultproxy.http.plan import Plan, ToxicView, plan_request
+from services.faultproxy.http.stats_events import stats_events_for
+from services.faultproxy.tcp.stream_toxic import Channel, Chunk, StreamToxic, ToxicStub
 
 UPSTREAM, DOWNSTREAM = "upstream", "downstream"
 

@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from services.faultproxy.http_faults.matching import MatchRule, match_problem, parse_match
-from services.faultproxy.toxic_types import Attr, ToxicType, register
+from services.faultproxy.core.toxic_types import Attr, ToxicType, register
+from services.faultproxy.http.matching import MatchRule, match_problem, parse_match
 
 TCP = frozenset({"tcp"})
 TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
@@ -119,3 +119,6 @@ def register_http_toxics() -> list[ToxicType]:
             )
         )
     return registered
+
+
+HTTP_TOXIC_TYPES = register_http_toxics()

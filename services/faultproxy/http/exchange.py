@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 
 import h11
 
-from services.faultproxy.http_faults.matching import RequestHead
-from services.faultproxy.http_faults.plan import Plan
-from services.faultproxy.http_faults.responses import malformed_response, status_response
+from services.faultproxy.http.matching import RequestHead
+from services.faultproxy.http.plan import Plan
+from services.faultproxy.http.responses import malformed_response, status_response
 
 # Actions an `Out` may carry instead of bytes.
 FIN = "eof"  # half-close: no more bytes this way (a FIN once the writer is done)

@@ -1,9 +1,9 @@
 """What every proxy is, whatever its protocol, and the registry keyed by ``protocol``.
 
-The API and the manager only talk to `BaseProxy`. ``"tcp"`` is `tcp_proxy.TcpProxy`;
-``"udp"`` is provided by `services.faultproxy.udp`, which calls `register_proxy_class`
-when imported. `proxy_class_for` imports the optional packages lazily, so this core works
-(and says clearly that UDP is unavailable) before they exist.
+The API and the manager only talk to `BaseProxy`. ``"tcp"`` is `tcp.proxy.TcpProxy` and
+``"udp"`` is `udp.proxy.UdpProxy`; each module calls `register_proxy_class` when imported,
+and `plugins.load_plugins` (called by the service at start) imports them. The core never
+imports them itself, so it works (and says clearly that UDP is unavailable) without them.
 
 A proxy owns a `ToxicCollection`; the manager changes it and then calls
 `BaseProxy.toxics_changed`, which must apply the change to live connections/sessions.
@@ -17,9 +17,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from services.faultproxy.events import EventBus
-from services.faultproxy.metrics import Metrics, ProxyMetrics
-from services.faultproxy.toxic_types import (
+from services.faultproxy.core.events import EventBus
+from services.faultproxy.core.metrics import Metrics, ProxyMetrics
+from services.faultproxy.core.toxic_types import (
     REGISTRY,
     STREAMS,
     ToxicError,
@@ -207,10 +207,10 @@ def register_proxy_class(cls: type[BaseProxy]) -> type[BaseProxy]:
 
 
 def proxy_class_for(protocol: Any) -> type[BaseProxy]:
-    """The class for a proxy's ``protocol`` field; a ToxicError (400) names the choices."""
-    from services.faultproxy.plugins import load_optional_plugins
+    """The class for a proxy's ``protocol`` field; a ToxicError (400) names the choices.
 
-    load_optional_plugins()
+    Only registered classes exist: call `plugins.load_plugins()` first.
+    """
     if not isinstance(protocol, str) or protocol.lower() not in PROXY_CLASSES:
         known = ", ".join(sorted(PROXY_CLASSES)) or "none"
         raise ToxicError(f"unknown proxy protocol {protocol!r}; available protocols: {known}")

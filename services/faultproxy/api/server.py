@@ -10,8 +10,8 @@ import socket
 
 import h11
 
-from services.faultproxy.api_input import ApiError
-from services.faultproxy.api_routes import MAX_BODY, ApiApp, Request, Response, split_path
+from services.faultproxy.api.input_parsing import ApiError
+from services.faultproxy.api.routes import MAX_BODY, ApiRoutes, Request, Response, split_path
 
 log = logging.getLogger("faultproxy.api")
 
@@ -21,8 +21,8 @@ SSE_KEEPALIVE_S = 15.0
 
 
 class ApiServer:
-    def __init__(self, app: ApiApp) -> None:
-        self.app = app
+    def __init__(self, routes: ApiRoutes) -> None:
+        self.routes = routes
         self._server: asyncio.AbstractServer | None = None
         self._clients: set[asyncio.Task[None]] = set()
 
@@ -72,13 +72,13 @@ class ApiServer:
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("%s %s %r", request.method, request.path, request.body[:2000])
             if split_path_safe(request.path) == ["events"] and request.method == "GET":
-                refused = self.app.refuse(request)
+                refused = self.routes.refuse(request)
                 if refused is None:
                     await self._stream_events(conn, reader, writer, request)
                     return
                 response = refused
             else:
-                response = self.app.handle(request)
+                response = self.routes.handle(request)
             await self._send(conn, writer, response)
             if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
                 return
@@ -176,7 +176,7 @@ class ApiServer:
 
         ``?since=0`` first replays the recent history (events with a larger id).
         """
-        bus = self.app.manager.ctx.events
+        bus = self.routes.manager.ctx.events
         sub = bus.subscribe()
         writer.write(
             conn.send(
