@@ -1,4 +1,6 @@
-"""faultproxy: a Toxiproxy-compatible TCP fault proxy with room for UDP and HTTP faults.
+"""faultproxy: a Toxiproxy-compatible fault proxy for TCP, UDP and HTTP.
 
-See EXTENDING.md for the interfaces the UDP and HTTP layers plug into.
+Read it by folder: `core/` (what every protocol shares), `api/` (the HTTP API), `tcp/`,
+`udp/` and `http/` (one per protocol); `service.py` wires them up for `__main__`.
+See EXTENDING.md for the interfaces a protocol plugs into.
 """

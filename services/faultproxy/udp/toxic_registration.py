@@ -1,4 +1,4 @@
-"""Registers the UDP toxic types with the core registry (``protocols={"udp"}``)."""
+"""Registers the UDP toxic types with the core registry (``protocols={"udp"}``) when imported."""
 
 from __future__ import annotations
 
