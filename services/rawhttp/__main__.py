@@ -16,6 +16,7 @@ import threading
 from typing import Any
 
 from services.common.errors import ServiceStartError
+from services.common.lab_ca import ensure_ca, server_context
 from services.common.net import bind_socket
 from services.common.paths import state_dir
 from services.common.runner import run_service, setup_logging
@@ -32,7 +33,6 @@ from services.rawhttp.server_blocking import BlockingServer
 from services.rawhttp.server_selectors import SelectorServer
 from services.rawhttp.server_threads import ThreadPoolServer
 from services.rawhttp.static_files import StaticFiles, check_docroot, default_docroot
-from services.rawhttp.tls_ca import ensure_ca, server_context
 
 SERVICE = "rawhttp"
 MODES = ("selectors", "threads", "blocking")
