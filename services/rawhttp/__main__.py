@@ -25,7 +25,7 @@ from services.rawhttp.app import App
 from services.rawhttp.echo import EchoConnection
 from services.rawhttp.http11 import Limits
 from services.rawhttp.http_connection import HttpConnection, HttpSettings
-from services.rawhttp.line_protocol import LineConnection, StoryStore
+from services.rawhttp.line_connection import LineConnection, StoryStore
 from services.rawhttp.listeners import Listener
 from services.rawhttp.request_log import RequestLog
 from services.rawhttp.responses import encode, error_response
