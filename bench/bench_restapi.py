@@ -185,7 +185,7 @@ async def _asgi_round(app: object, n: int) -> float:
 def asgi_cost(rounds: int, n: int) -> dict[str, float]:
     """CPU microseconds per GET through the whole app, limiter on and off; best round of
     each (other load on the machine can only make a round slower)."""
-    from services.restapi.app import create_app
+    from services.restapi.app_factory import create_app
     from services.restapi.ratelimit import parse_policy_spec
     from services.restapi.settings import Settings
 

@@ -15,7 +15,7 @@ from typing import Any
 from services import ports
 from services.common.errors import ServiceStartError
 from services.common.net import bind_socket
-from services.common.runner import setup_logging
+from services.common.service_main import setup_logging
 from services.faultproxy.allowlist import DEFAULT_ALLOW, Allowlist, AllowlistError
 from services.faultproxy.api_input import ApiError
 from services.faultproxy.api_routes import ApiApp
