@@ -32,7 +32,7 @@ from collections.abc import Iterator
 import httpx
 
 from bench.common import create_proxy, faultproxy_process, process, row
-from tests.support import free_port
+from services.common.processes import free_port
 
 SOCAT = "socat -b 262144"
 

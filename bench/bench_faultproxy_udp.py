@@ -29,8 +29,8 @@ from pathlib import Path
 import httpx
 
 from bench.common import create_proxy, faultproxy_process, process, row
+from services.common.processes import free_port
 from services.faultproxy.udp.proxy import FORCED_SOCKET_BUFFER, SO_RCVBUFFORCE
-from tests.support import free_port
 
 TARGET_RATE = 50_000  # the goal: datagrams/s relayed with no unintended loss
 

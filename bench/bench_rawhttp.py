@@ -35,7 +35,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from services.common.paths import REPO_ROOT
+from services.common.processes import free_port, stop_process
+
 BODY = json.dumps({"status": "ok", "service": "bench", "mode": "peer-of-rawhttp"}).encode() + b"\n"
 CONNECTIONS = 50
 
@@ -65,12 +67,6 @@ class Result:
     p99_ms: float
     errors: int
     cpu_us: float  # server CPU time (user + system, all threads) per request served
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_http(port: int, path: str, timeout: float = 20.0) -> None:
@@ -114,15 +110,6 @@ def _start(argv: list[str], port: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         argv, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 # -- load generators ------------------------------------------------------------------
@@ -275,7 +262,7 @@ def measure_all(
     }
     try:
         for label, argv, path in servers:
-            port = _free_port()
+            port = free_port()
             procs[label] = (_start(argv, port), port, path)
         for _, port, path in procs.values():
             _wait_http(port, path)
@@ -289,7 +276,7 @@ def measure_all(
                 samples[label].append((rps, p50, p99, errors, cpu))
     finally:
         for proc, _, _ in procs.values():
-            _stop(proc)
+            stop_process(proc)
     return {
         label: Result(
             label,

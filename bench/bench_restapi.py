@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,7 +25,9 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from services.common.paths import REPO_ROOT
+from services.common.processes import free_port, stop_process
+
 PATH = "/api/users/1"
 HIGH_LIMIT = "api=1000000000/1000000000"
 USER = {
@@ -63,12 +64,6 @@ def serve_peer(port: int) -> None:
 
 
 # -- processes --------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def server(args: list[str], port: int) -> Iterator[str]:
     proc = subprocess.Popen(
@@ -91,12 +86,7 @@ def server(args: list[str], port: int) -> Iterator[str]:
                 time.sleep(0.1)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, grace=10)
 
 
 # -- load generators --------------------------------------------------------------------
@@ -195,7 +185,7 @@ async def _asgi_round(app: object, n: int) -> float:
 def asgi_cost(rounds: int, n: int) -> dict[str, float]:
     """CPU microseconds per GET through the whole app, limiter on and off; best round of
     each (other load on the machine can only make a round slower)."""
-    from services.restapi.app import create_app
+    from services.restapi.app_factory import create_app
     from services.restapi.ratelimit import parse_policy_spec
     from services.restapi.settings import Settings
 

@@ -30,10 +30,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from services.common.paths import REPO_ROOT
+from services.common.processes import free_port, stop_process
 from services.udpstream.client import UdpStreamError, measure
 from services.udpstream.health import probe
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 LADDER = (10_000, 20_000, 35_000, 50_000, 75_000, 100_000, 150_000, 200_000, 300_000, 400_000)
 PACING_RATES = (1_000, 10_000, 50_000)
 CPU_RATE = 10_000
@@ -49,12 +50,6 @@ BENCH_CAPS = [
 ]
 
 
-def _free_port(kind: int) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -62,7 +57,7 @@ def _cpu_seconds(pid: int) -> float:
 
 class Ours:
     def __init__(self) -> None:
-        self.port = _free_port(socket.SOCK_DGRAM)
+        self.port = free_port("udp")
         self.log = tempfile.TemporaryFile()  # shown if the server fails to start
         args = [
             "-m",
@@ -98,18 +93,13 @@ class Ours:
         return {"lost": r.lost, "achieved": r.send_rate_pps, "cpu_pct": 100 * cpu}
 
     def close(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc)
         self.log.close()
 
 
 class Iperf:
     def __init__(self) -> None:
-        self.port = _free_port(socket.SOCK_STREAM)
+        self.port = free_port("tcp")
         self.proc = subprocess.Popen(
             ["iperf3", "-s", "-p", str(self.port)],
             stdout=subprocess.DEVNULL,
@@ -147,11 +137,7 @@ class Iperf:
         }
 
     def close(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        stop_process(self.proc)
 
 
 def max_zero_loss(tool, size: int, seconds: float, attempts: int = 2) -> int:

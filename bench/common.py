@@ -1,7 +1,7 @@
 """What the faultproxy benches share: child processes, a faultproxy with its API, result rows.
 
-Free ports and the wait for a listener come from ``tests.support``, which is plain sockets
-and subprocesses (it does not import pytest).
+Free ports, the wait for a listener and the stop of a child come from
+``services.common.processes``, which the tests use too.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from collections.abc import Iterator
 
 import httpx
 
-from tests.support import REPO_ROOT, free_port, wait_tcp
+from services.common.paths import REPO_ROOT
+from services.common.processes import free_port, stop_process, wait_tcp
 
 READY_TIMEOUT = 15.0  # seconds for a child to listen; generous, the machine may be busy
 
@@ -30,12 +31,7 @@ def process(
             wait_tcp(port, timeout=READY_TIMEOUT)
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 @contextlib.contextmanager

@@ -126,7 +126,7 @@ def test_state_volume_and_docroot_mount(compose):
         assert f"state:{STATE_DIR}" in compose["services"][service]["volumes"]
         assert flags(compose["services"][service]["command"])["--state-dir"] == STATE_DIR
     # The runner reads the lab CA from the same volume, where rawhttp writes it.
-    from services.rawhttp.tls_ca import ca_files
+    from services.common.lab_ca import ca_files
 
     runner = compose["services"]["lab"]
     assert "state:/lab-state:ro" in runner["volumes"]

@@ -546,7 +546,7 @@ class DockerBackend(Backend):
 
     def ca_path(self) -> str:
         """The lab CA, copied out of the state volume into this machine's state folder."""
-        from services.rawhttp.tls_ca import ca_files
+        from services.common.lab_ca import ca_files
 
         if self.in_network:
             return os.environ.get("WIRELAB_DOCKER_CA") or str(ca_files(CONTAINER_STATE_DIR).ca_cert)

@@ -174,7 +174,7 @@ class LocalBackend(Backend):
             raise BackendError(f"unknown endpoint {endpoint!r}") from None
 
     def ca_path(self) -> str:
-        from services.rawhttp.tls_ca import ensure_ca
+        from services.common.lab_ca import ensure_ca
 
         return str(ensure_ca(self.state).ca_cert)
 

@@ -1,4 +1,4 @@
-from services.common.runner import run_service
+from services.common.service_main import run_service
 from services.faultproxy.service import main
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from typing import Any
 from services import ports
 from services.common.errors import ServiceStartError
 from services.common.net import bind_socket
-from services.common.runner import setup_logging
+from services.common.service_main import setup_logging
 from services.faultproxy.api.input_parsing import ApiError
 from services.faultproxy.api.routes import ApiRoutes
 from services.faultproxy.api.server import ApiServer

@@ -16,23 +16,23 @@ import threading
 from typing import Any
 
 from services.common.errors import ServiceStartError
+from services.common.lab_ca import ensure_ca, server_context
 from services.common.net import bind_socket
 from services.common.paths import state_dir
-from services.common.runner import run_service, setup_logging
+from services.common.service_main import run_service, setup_logging
 from services.ports import default_port, env_var_for
-from services.rawhttp.app import App
 from services.rawhttp.echo import EchoConnection
 from services.rawhttp.http11 import Limits
 from services.rawhttp.http_connection import HttpConnection, HttpSettings
-from services.rawhttp.line_protocol import LineConnection, StoryStore
+from services.rawhttp.line_connection import LineConnection, StoryStore
 from services.rawhttp.listeners import Listener
 from services.rawhttp.request_log import RequestLog
 from services.rawhttp.responses import encode, error_response
+from services.rawhttp.routes import App
 from services.rawhttp.server_blocking import BlockingServer
 from services.rawhttp.server_selectors import SelectorServer
 from services.rawhttp.server_threads import ThreadPoolServer
 from services.rawhttp.static_files import StaticFiles, check_docroot, default_docroot
-from services.rawhttp.tls_ca import ensure_ca, server_context
 
 SERVICE = "rawhttp"
 MODES = ("selectors", "threads", "blocking")

@@ -11,7 +11,6 @@ import logging
 import time
 from dataclasses import dataclass
 
-from services.rawhttp.app import App
 from services.rawhttp.http11 import (
     NEED_DATA,
     ExpectContinue,
@@ -22,6 +21,7 @@ from services.rawhttp.http11 import (
 )
 from services.rawhttp.request_log import RequestLog
 from services.rawhttp.responses import CONTINUE, encode, error_response
+from services.rawhttp.routes import App
 
 log = logging.getLogger("rawhttp.http")
 

@@ -1,5 +1,6 @@
-"""The line protocol (GIMME/OKAY/MISSING): sans-I/O framing, the story store, and the
-``StreamProtocol`` that joins them.
+"""The line protocol (GIMME/OKAY/MISSING), sans-I/O: bytes in, commands out, and the reply
+to each command. No sockets, no clock, no lock: ``line_connection`` holds the shared story
+store and the connection.
 
 Client -> server, one command per line (``\\n``, an optional ``\\r`` before it is dropped):
 
@@ -16,16 +17,9 @@ any fragmentation of the same bytes.
 
 from __future__ import annotations
 
-import logging
 import re
-import threading
-import time
 from dataclasses import dataclass
-from typing import Final
-
-from services.rawhttp.stories import STORIES
-
-log = logging.getLogger("rawhttp.line")
+from typing import Final, Protocol
 
 MAX_LINE: Final = 1024
 MAX_PUT: Final = 64 * 1024
@@ -117,10 +111,6 @@ class LineParser:
                 events.append(event)
         return events
 
-    @property
-    def has_partial(self) -> bool:
-        return bool(self._buf) or self._put is not None
-
     def _command(self, line: bytes) -> LineEvent | None:
         words = line.split()
         if not words:
@@ -150,31 +140,19 @@ class LineParser:
         )
 
 
-class StoryStore:
-    """Stories by key, shared by every connection of the service (thread-safe)."""
+class Stories(Protocol):
+    """What ``answer`` needs of a story store (``line_connection.StoryStore``)."""
 
-    def __init__(self, initial: dict[str, str] | None = None) -> None:
-        source = STORIES if initial is None else initial
-        self._stories = {k: v.encode() for k, v in source.items()}
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> bytes | None:
-        with self._lock:
-            return self._stories.get(key)
+    def get(self, key: str) -> bytes | None: ...
 
     def put(self, key: str, data: bytes) -> bool:
-        with self._lock:
-            if key not in self._stories and len(self._stories) >= MAX_KEYS:
-                return False
-            self._stories[key] = data
-            return True
+        """False when the store is full (``MAX_KEYS``)."""
+        ...
 
-    def keys(self) -> list[str]:
-        with self._lock:
-            return sorted(self._stories)
+    def keys(self) -> list[str]: ...
 
 
-def answer(event: LineEvent, store: StoryStore) -> bytes:
+def answer(event: LineEvent, store: Stories) -> bytes:
     """The reply to one command."""
     if isinstance(event, Gimme):
         story = store.get(event.key)
@@ -188,53 +166,3 @@ def answer(event: LineEvent, store: StoryStore) -> bytes:
     if isinstance(event, Quit):
         return b"BYE\n"
     return b"ERROR " + event.message.encode("utf-8", "replace") + b"\n"
-
-
-class LineConnection:
-    """The line protocol as a ``StreamProtocol``."""
-
-    def __init__(self, store: StoryStore, peer: str, idle_timeout: float = 300.0) -> None:
-        self.store = store
-        self.peer = peer
-        self.idle_timeout = idle_timeout
-        self.parser = LineParser()
-        self.closing = False
-        self.commands = 0
-        self._out: list[bytes] = []
-        self._started = self._last = time.monotonic()
-
-    def data_received(self, data: bytes) -> None:
-        if self.closing:
-            return
-        self._last = time.monotonic()
-        for event in self.parser.feed(data):
-            self.commands += 1
-            reply = answer(event, self.store)
-            self._out.append(reply)
-            log.info("%s %s -> %s", self.peer, type(event).__name__, reply[:40])
-            if isinstance(event, Quit):
-                self.closing = True
-                break
-
-    def eof_received(self) -> None:
-        self.closing = True
-
-    def take_output(self) -> bytes:
-        out, self._out = self._out, []
-        return b"".join(out)
-
-    def deadline(self) -> float | None:
-        return None if self.closing else self._last + self.idle_timeout
-
-    def on_timeout(self, now: float) -> None:
-        self._out.append(b"ERROR idle for %d s, closing\n" % int(self.idle_timeout))
-        self.closing = True
-
-    def connection_lost(self, error: str | None) -> None:
-        log.info(
-            "%s line session: %d commands in %.3f s%s",
-            self.peer,
-            self.commands,
-            time.monotonic() - self._started,
-            f" ({error})" if error else "",
-        )

@@ -6,7 +6,7 @@ import sqlite3
 import sys
 
 from services.common.errors import ServiceStartError
-from services.common.runner import run_service, setup_logging
+from services.common.service_main import run_service, setup_logging
 from services.restapi.settings import SERVICE, parse_settings
 
 

@@ -10,7 +10,7 @@ import uvicorn
 
 from services import ports
 from services.common.net import bind_socket
-from services.restapi.app import create_app
+from services.restapi.app_factory import create_app
 from services.restapi.settings import SERVICE, Settings
 
 log = logging.getLogger(SERVICE)

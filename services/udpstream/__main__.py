@@ -7,7 +7,7 @@ import signal
 import time
 
 from services.common.net import bind_socket
-from services.common.runner import run_service, setup_logging
+from services.common.service_main import run_service, setup_logging
 from services.ports import BY_NAME, default_port
 from services.udpstream.control import Caps
 from services.udpstream.engine import Engine

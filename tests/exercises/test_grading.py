@@ -14,7 +14,7 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from lab.exercise.catalog import find_exercise
-from tests.support import REPO_ROOT
+from services.common.paths import REPO_ROOT
 
 CRASHING = 'import socket\nraise RuntimeError("my client blew up before it sent anything")\n'
 

@@ -8,9 +8,9 @@ import pytest
 from typer.testing import CliRunner
 
 from lab.cli_udp import udp_app
+from services.common.processes import free_port, service_process
 from services.udpstream.health import probe
 from tests.services.udpstream.udp_helpers import FaultyRelay
-from tests.support import free_port, service_process
 
 runner = CliRunner()
 

@@ -11,6 +11,7 @@ import h11
 
 from lab.exercise.context import CheckContext
 from lab.exercise.program import Background
+from services.common.processes import free_port
 
 
 @dataclass
@@ -24,12 +25,6 @@ class Answer:
         if self.problem:
             return self.problem
         return f"{self.status} with a {len(self.body)}-byte body"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def ask(port: int, path: str, *, pieces: int = 1, timeout: float = 3.0) -> Answer:

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 from lab.exercise import evidence
 from lab.exercise.context import CheckContext
+from services.common.lab_ca import ensure_ca, server_context
 from services.common.paths import state_dir
-from services.rawhttp.tls_ca import ensure_ca, server_context
 
 
 @dataclass

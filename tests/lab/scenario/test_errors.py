@@ -8,8 +8,8 @@ import ssl
 import pytest
 
 from lab.scenario.errors import ERROR_KINDS, ProbeError, classify
+from services.common.processes import free_port
 from tests.lab.scenario import servers
-from tests.support import free_port
 
 
 def raised(func) -> BaseException:

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from lab.scenario.proxyapi import ProxyAPI
-from tests.support import REPO_ROOT
+from services.common.paths import REPO_ROOT
 
 
 def lab(

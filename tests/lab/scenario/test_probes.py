@@ -13,8 +13,8 @@ from lab.scenario.probes import http, line, repeat, tcp
 from lab.scenario.probes.base import ProbeContext, random_bytes, sha256
 from lab.scenario.rollback import Rollback
 from lab.targets import split_host_port
+from services.common.processes import free_port
 from tests.lab.scenario import servers
-from tests.support import free_port
 
 
 @pytest.fixture

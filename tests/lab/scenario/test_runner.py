@@ -15,9 +15,9 @@ from lab.scenario.junit import junit_xml
 from lab.scenario.proxyapi import ProxyAPI
 from lab.scenario.runner import QuietListener, Runner
 from lab.targets import split_host_port
+from services.common.processes import free_port, service_process, wait_tcp
 from tests.lab.scenario import servers
 from tests.lab.scenario.helpers import load
-from tests.support import free_port, service_process, wait_tcp
 
 
 def runner(proxy_api: ProxyAPI | None = None, listener=None) -> Runner:

@@ -16,7 +16,8 @@ from typing import Any
 
 import httpx
 
-from tests.support import REPO_ROOT, free_port, service_process, wait_tcp
+from services.common.paths import REPO_ROOT
+from services.common.processes import free_port, service_process, wait_tcp
 
 HERE = Path(__file__).resolve().parent
 HASH_SERVER = HERE / "fp_hash_server.py"

@@ -6,13 +6,13 @@ import socket
 
 import pytest
 
+from services.common.processes import free_port
 from tests.services.faultproxy.fp_support import (
     Api,
     EchoServer,
     connect,
     wait_until,
 )
-from tests.support import free_port
 
 
 def body(upstream_port: int, name: str = "p", **extra: object) -> dict:

@@ -17,6 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from services.common.paths import REPO_ROOT
+from services.common.processes import free_port
 from tests.services.faultproxy.fp_support import (
     Api,
     EchoServer,
@@ -26,7 +28,6 @@ from tests.services.faultproxy.fp_support import (
     recv_exactly,
     wait_until,
 )
-from tests.support import REPO_ROOT, free_port
 
 
 class CountThenReply:
@@ -278,7 +279,7 @@ def test_running_out_of_descriptors_degrades_and_recovers(echo: EchoServer) -> N
         f"sys.argv = ['faultproxy', '--port', '{port}']; "
         "runpy.run_module('services.faultproxy', run_name='__main__')"
     )
-    from tests.support import service_process, wait_tcp
+    from services.common.processes import service_process, wait_tcp
 
     with service_process(["-c", launcher], lambda: wait_tcp(port, timeout=0.5)) as proc:
         api = Api(port)

@@ -9,13 +9,13 @@ import sys
 
 import pytest
 
+from services.common.paths import REPO_ROOT
 from services.faultproxy.core.toxic_types import (
     DEFAULT_STREAM,
     default_toxic_name,
     toxic_type_names,
 )
 from tests.services.faultproxy.fp_support import Api, EchoServer
-from tests.support import REPO_ROOT
 from tests.support_imports import describe_cycles, import_cycles, import_graph
 
 PACKAGE = "services.faultproxy"

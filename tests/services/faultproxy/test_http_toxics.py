@@ -20,13 +20,13 @@ import pytest
 from toxiproxy import Toxiproxy
 from toxiproxy.api import APIConsumer
 
+from services.common.processes import free_port, service_process, wait_tcp
 from tests.services.faultproxy.fp_support import (
     Api,
     EchoServer,
     connect,
     recv_exactly,
 )
-from tests.support import free_port, service_process, wait_tcp
 
 UPSTREAM_SERVER = r"""
 import http.server, sys

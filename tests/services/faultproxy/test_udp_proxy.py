@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from services.common.processes import free_port
 from services.udpstream.stats import StreamStats, StreamSummary
 from tests.services.faultproxy.fp_support import Api, wait_until
-from tests.support import free_port
 
 HEADER = struct.Struct("!QQ")  # sequence number, send time (ns, CLOCK_REALTIME)
 TIMESPEC = struct.Struct("qq")  # the kernel's receive timestamp (SO_TIMESTAMPNS)

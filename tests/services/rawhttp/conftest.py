@@ -14,7 +14,7 @@ from pathlib import Path
 import h11
 import pytest
 
-from tests.support import free_port, service_process
+from services.common.processes import free_port, service_process
 
 SECRET = "TOP SECRET: you left the document root"
 

@@ -1,19 +1,18 @@
-"""The line protocol's sans-I/O framing and replies."""
+"""The line protocol's sans-I/O framing and replies, and one connection over them."""
 
 from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from services.rawhttp.line_connection import LineConnection, StoryStore
 from services.rawhttp.line_protocol import (
     BadLine,
     Gimme,
-    LineConnection,
     LineParser,
     ListKeys,
     Put,
     Quit,
-    StoryStore,
     answer,
 )
 from services.rawhttp.stories import STORIES

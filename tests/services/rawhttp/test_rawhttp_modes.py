@@ -12,6 +12,8 @@ import time
 
 import pytest
 
+from services.common.paths import REPO_ROOT
+from services.common.processes import free_port, service_process
 from tests.services.rawhttp.conftest import (
     Server,
     connect,
@@ -22,7 +24,6 @@ from tests.services.rawhttp.conftest import (
     recv_until_eof,
     start_args,
 )
-from tests.support import REPO_ROOT, free_port, service_process
 
 
 def http_only(tmp_path, mode: str, *extra: str):

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import free_port, service_process
+from services.common.processes import free_port, service_process
 
 HIGH_LIMITS = ["--rate-limit", "api=100000/100000", "--rate-limit", "practice=100000/100000"]
 WRITER = {"Authorization": "Bearer alice-token"}

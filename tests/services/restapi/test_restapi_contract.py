@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from services.common.paths import REPO_ROOT
 from tests.services.restapi.conftest import HIGH_LIMITS, running_restapi
-from tests.support import REPO_ROOT
 
 # Left out on purpose: /status and /unstable answer 5xx because they are asked to;
 # /delay, /drip, /sse and /stream sleep by design; /_lab/ratelimit would throttle the run.

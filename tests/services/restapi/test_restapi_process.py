@@ -12,8 +12,9 @@ from pathlib import Path
 
 import httpx
 
+from services.common.paths import REPO_ROOT
+from services.common.processes import free_port, wait_tcp
 from tests.services.restapi.conftest import WRITER, running_restapi
-from tests.support import REPO_ROOT, free_port, wait_tcp
 
 
 def run_cli(*args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:

@@ -14,12 +14,13 @@ import time
 
 import pytest
 
+from services.common.paths import REPO_ROOT
+from services.common.processes import free_port
 from services.udpstream import wire
 from services.udpstream.client import UdpStreamError, measure, ping
 from services.udpstream.control import encode
 from services.udpstream.health import probe
 from tests.services.udpstream.udp_helpers import start_server
-from tests.support import REPO_ROOT, free_port
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ import select
 import socket
 import threading
 
+from services.common.processes import free_port, service_process
 from services.udpstream import wire
 from services.udpstream.health import probe
-from tests.support import free_port, service_process
 
 
 def start_server(*extra: str):

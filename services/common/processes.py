@@ -1,6 +1,9 @@
-"""Helpers the tests share: free ports and real service processes.
+"""Services as child processes, for the tests, the benchmarks and the exercise checks: a
+free port, the wait for a listener, a start that waits until ready, and a stop that always
+ends the child.
 
-Tests never use the default ports, so a lab left running never breaks the suite.
+Plain sockets and subprocesses (no pytest), so ``bench/`` and ``tests/`` share it. The lab's
+local backend manages its services by process group and PID file instead (lab/backends/local.py).
 """
 
 from __future__ import annotations
@@ -10,14 +13,18 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from services.common.paths import REPO_ROOT
+
+STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL
 
 
 def free_port(proto: str = "tcp") -> int:
+    """A port on 127.0.0.1 that nothing listens on right now (``proto``: tcp or udp)."""
     kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
     with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
@@ -25,6 +32,7 @@ def free_port(proto: str = "tcp") -> int:
 
 
 def wait_tcp(port: int, host: str = "127.0.0.1", timeout: float = 10.0) -> None:
+    """Return once a TCP connect to ``host:port`` succeeds; TimeoutError after ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -36,6 +44,18 @@ def wait_tcp(port: int, host: str = "127.0.0.1", timeout: float = 10.0) -> None:
             time.sleep(0.05)
 
 
+def stop_process(proc: subprocess.Popen, grace: float = STOP_GRACE) -> None:
+    """SIGTERM, then SIGKILL if the child still runs after ``grace`` seconds; reaped either way."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 @contextlib.contextmanager
 def service_process(
     args: list[str],
@@ -45,12 +65,10 @@ def service_process(
     timeout: float = 15.0,
     cwd: Path = REPO_ROOT,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Start ``python <args>`` as a real process, wait for ``ready()`` to stop raising, kill at exit.
+    """Start ``python <args>`` as a real process, wait for ``ready()`` to stop raising, stop at exit.
 
     Output goes to a temp log that is printed if the process fails to become ready.
     """
-    import tempfile
-
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     log = tempfile.TemporaryFile()
     proc = subprocess.Popen([sys.executable, *args], cwd=cwd, env=full_env, stdout=log, stderr=log)
@@ -74,11 +92,5 @@ def service_process(
                 time.sleep(0.05)
         yield proc
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_process(proc)
         log.close()

@@ -7,7 +7,7 @@ import ssl
 
 from cryptography import x509
 
-from services.rawhttp.tls_ca import ensure_ca, server_context
+from services.common.lab_ca import ensure_ca, server_context
 
 
 def test_generated_once_then_reused(tmp_path):
