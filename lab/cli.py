@@ -17,7 +17,7 @@ from lab.cli_exercise import exercise_app
 from lab.cli_scenarios import register as register_scenario_commands
 from lab.cli_udp import udp_app
 from lab.context import current_backend, forget_backend, record_backend
-from lab.scenario.schema import did_you_mean
+from lab.text import did_you_mean
 from services.ports import all_endpoint_names
 
 app = typer.Typer(

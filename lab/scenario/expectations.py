@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lab.scenario import jsonpath
+from lab.text import did_you_mean
 
 OPERATORS = (
     "equals",
@@ -99,8 +100,6 @@ def validate_matcher(value: Any, path: tuple = ()) -> None:
         return  # a plain value or a list of values
     if not value:
         raise MatcherError(path, "an empty matcher checks nothing: give a value or an operator")
-    from lab.scenario.schema import did_you_mean
-
     for op, arg in value.items():
         if op not in OPERATORS:
             raise MatcherError(
@@ -141,8 +140,6 @@ def validate_matcher(value: Any, path: tuple = ()) -> None:
 
 def validate_expect(expect: Any, fields: dict[str, str], path: tuple = ()) -> None:
     """Check an ``expect:`` block against the output fields a probe produces."""
-    from lab.scenario.schema import did_you_mean
-
     if not isinstance(expect, dict):
         raise MatcherError(
             path, f"expect must be a mapping of output field to matcher, got {expect!r}"

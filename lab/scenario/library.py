@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from lab.scenario.model import Scenario, load_scenario
-from lab.scenario.schema import ScenarioFileError, did_you_mean
+from lab.scenario.schema import ScenarioFileError
+from lab.text import did_you_mean
 from services.common.paths import REPO_ROOT
 
 

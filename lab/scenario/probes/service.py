@@ -12,13 +12,14 @@ from typing import Any
 from lab.scenario import schema as s
 from lab.scenario.errors import ProbeError
 from lab.scenario.probes.base import COMMON_OUTPUTS, ProbeContext, ok_output
+from lab.text import did_you_mean
 from services.ports import SERVICES
 
 
 def _check_service(value: object) -> str | None:
     if not isinstance(value, str) or value in SERVICES:
         return None
-    return f"no service named {value!r}; the lab has: {', '.join(SERVICES)}" + s.did_you_mean(
+    return f"no service named {value!r}; the lab has: {', '.join(SERVICES)}" + did_you_mean(
         value, SERVICES
     )
 

@@ -11,6 +11,7 @@ import time
 from lab.scenario import schema as s
 from lab.scenario.probes.base import COMMON_OUTPUTS, ProbeContext, ok_output
 from lab.scenario.proxyapi import proxy_name
+from lab.text import did_you_mean
 
 TOXIC_TYPES = (
     # Toxiproxy's TCP toxics
@@ -46,7 +47,7 @@ def _check_proxy(value: object) -> str | None:
     names = known_proxies()
     if not isinstance(value, str) or proxy_name(value) in names:
         return None
-    return f"no proxy named {value!r}; the lab has: {', '.join(names)}" + s.did_you_mean(
+    return f"no proxy named {value!r}; the lab has: {', '.join(names)}" + did_you_mean(
         proxy_name(value), names
     )
 
