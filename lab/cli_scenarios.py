@@ -115,10 +115,10 @@ def run_command(
     scenarios_dir: Annotated[Path | None, typer.Option(help="scenario library folder")] = None,
 ) -> None:
     """Run scenarios: apply faults, drive clients, check what they see, always roll back."""
+    from lab.faultproxy_client import FaultProxyClient
     from lab.scenario.journal import journal, write_journal
     from lab.scenario.junit import write_junit
     from lab.scenario.progress import RichProgress, print_report
-    from lab.scenario.proxyapi import ProxyAPI
     from lab.scenario.runner import Interrupted, Runner
 
     names = list(names or ["all"])
@@ -134,7 +134,7 @@ def run_command(
     if not chosen:
         raise _fail(f"no scenarios found under {scenarios_dir or scenarios_root()}")
     backend = _backend_ready(up)
-    proxy_api = ProxyAPI(backend.faultproxy_url())
+    proxy_api = FaultProxyClient(backend.faultproxy_url())
     progress = RichProgress(console, verbose=verbose)
     runner = Runner(backend, proxy_api, progress)
 

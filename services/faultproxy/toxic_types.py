@@ -232,3 +232,29 @@ def _show(value: Any) -> str:
 
 def _num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
+
+
+# -- what a client (the lab) may learn without running a proxy ------------------------------
+
+# The stream a toxic acts on when a request names none (Toxiproxy's default).
+DEFAULT_STREAM = "downstream"
+
+
+def default_toxic_name(type_: str, stream: str) -> str:
+    """The name the API gives a toxic created without one (Toxiproxy's ``<type>_<stream>``)."""
+    return f"{type_}_{stream}"
+
+
+def toxic_type_names(protocol: str | None = None) -> tuple[str, ...]:
+    """Every registered toxic type, or those that fit a ``tcp``/``udp`` proxy, sorted.
+
+    Imports the modules that register types (TCP stream toxics, the UDP and HTTP packages)
+    without the TCP proxy class, so a client can ask without loading a proxy.
+    """
+    import services.faultproxy.http_faults  # noqa: F401 - registers the HTTP toxic types
+    import services.faultproxy.tcp_toxics  # noqa: F401 - registers the TCP toxic types
+    import services.faultproxy.udp  # noqa: F401 - registers the UDP toxic types
+
+    if protocol is not None:
+        return tuple(REGISTRY.names_for(protocol))
+    return tuple(sorted({t.name for t in REGISTRY.all()}))

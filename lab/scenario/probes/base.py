@@ -16,11 +16,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lab.scenario import schema as s
 from lab.scenario.errors import NO_ERROR, ProbeError, TotalTimeout
 from lab.scenario.rollback import Rollback
+
+if TYPE_CHECKING:
+    from lab.faultproxy_client import FaultProxyClient
 
 COMMON_OUTPUTS = {
     "elapsed": "seconds the probe took",
@@ -37,7 +40,7 @@ class ProbeContext:
     scenario_dir: Path
     cancel: threading.Event = field(default_factory=threading.Event)
     backend: Any = None  # lab.backends.Backend, None in engine-only unit tests
-    proxy_api: Any = None  # lab.scenario.proxyapi.ProxyAPI
+    proxy_api: FaultProxyClient | None = None
     ca_path: Callable[[], str] | None = None
     run_nested: Callable[[Any], Any] | None = None  # runs a nested Step (repeat/parallel)
     restapi_reset: Callable[[], None] | None = None  # undo for restapi /_lab/ settings
@@ -47,7 +50,7 @@ class ProbeContext:
         if seconds > 0 and self.cancel.wait(seconds):
             raise ProbeError("error", "cancelled")
 
-    def require_proxy(self) -> Any:
+    def require_proxy(self) -> FaultProxyClient:
         if self.proxy_api is None:
             raise ProbeError("error", "no fault proxy in this run (the lab is not up?)")
         return self.proxy_api

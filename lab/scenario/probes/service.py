@@ -82,8 +82,10 @@ def run(spec: dict, ctx: ProbeContext) -> dict:
     _settle(backend, service, action, ctx)
     if action in UNDO:
         undo = UNDO[action]
-        ctx.rollback.register(f"{undo} {service}", lambda: getattr(backend, undo)(service))
+        ctx.rollback.register(
+            ("service", service, undo), f"{undo} {service}", lambda: getattr(backend, undo)(service)
+        )
     else:
         # A resume/start/heal in the file does the undo itself: drop the pending one.
-        ctx.rollback.forget(f"{action} {service}")
+        ctx.rollback.forget(("service", service, action))
     return ok_output(action=action, service=service, elapsed=time.monotonic() - start)

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from lab.scenario.proxyapi import ProxyAPI
+from lab.faultproxy_client import FaultProxyClient
 from tests.support import REPO_ROOT
 
 
@@ -38,7 +38,7 @@ def lab(
 
 
 def assert_clean(backend) -> None:
-    api = ProxyAPI(backend.faultproxy_url())
+    api = FaultProxyClient(backend.faultproxy_url())
     try:
         assert api.dirty() == []
     finally:
@@ -89,7 +89,7 @@ def test_sigint_rolls_everything_back(local_lab, tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
         text=True,
     )
-    api = ProxyAPI(local_lab.faultproxy_url())
+    api = FaultProxyClient(local_lab.faultproxy_url())
     try:
         deadline = time.monotonic() + 30
         while "rawhttp-blocking" not in local_lab.paused_or_stopped():
