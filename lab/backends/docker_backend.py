@@ -193,7 +193,7 @@ class DockerBackend(Backend):
                 f"`docker-compose{project} --profile runner run --rm lab run all` "
                 "(or the local backend)"
             )
-        return None
+        return super().capability_note(capability)
 
     # -- engine and compose ---------------------------------------------------------------
     @cached_property
