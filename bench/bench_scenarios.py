@@ -69,8 +69,8 @@ def _row(name: str, figure: float, unit: str, peer: str, peer_figure: float) -> 
 
 def _engine_rows(backend: LocalBackend, tmp: Path, rounds: int) -> list[dict]:
     from lab.faultproxy_client import FaultProxyClient
+    from lab.scenario.engine import Runner
     from lab.scenario.model import load_scenario
-    from lab.scenario.runner import Runner
 
     (tmp / "bench").mkdir(exist_ok=True)
     files = {}

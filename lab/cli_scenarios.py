@@ -116,10 +116,10 @@ def run_command(
 ) -> None:
     """Run scenarios: apply faults, drive clients, check what they see, always roll back."""
     from lab.faultproxy_client import FaultProxyClient
+    from lab.scenario.engine import Interrupted, Runner
     from lab.scenario.journal import journal, write_journal
     from lab.scenario.junit import write_junit
     from lab.scenario.progress import RichProgress, print_report
-    from lab.scenario.runner import Interrupted, Runner
 
     names = list(names or ["all"])
     try:

@@ -54,7 +54,7 @@ class MatcherError(ValueError):
 
 
 @dataclass
-class Outcome:
+class ExpectationOutcome:
     """One checked expectation: what was expected, what was seen, and whether it held."""
 
     what: str
@@ -347,20 +347,24 @@ def holds(expect: dict, output: dict) -> bool:
     return True
 
 
-def check(expect: dict, output: dict) -> list[Outcome]:
+def check(expect: dict, output: dict) -> list[ExpectationOutcome]:
     """Every expectation in ``expect`` checked against ``output``, in file order."""
-    outcomes: list[Outcome] = []
+    outcomes: list[ExpectationOutcome] = []
     for key, matcher in expect.items():
         if key == "headers":
             for name, m in matcher.items():
                 actual = _header(output.get("headers"), str(name))
                 outcomes.append(
-                    Outcome(f"header {name}", describe(m), actual, matches(m, actual, output))
+                    ExpectationOutcome(
+                        f"header {name}", describe(m), actual, matches(m, actual, output)
+                    )
                 )
         elif key == "json" and not _is_path_map(matcher):
             actual = output.get("json", jsonpath.MISSING)
             outcomes.append(
-                Outcome("json", describe(matcher), actual, matches(matcher, actual, output))
+                ExpectationOutcome(
+                    "json", describe(matcher), actual, matches(matcher, actual, output)
+                )
             )
         elif key == "json":
             document = output.get("json", jsonpath.MISSING)
@@ -371,7 +375,9 @@ def check(expect: dict, output: dict) -> list[Outcome]:
                     else jsonpath.MISSING
                 )
                 outcomes.append(
-                    Outcome(f"json {jpath}", describe(m), actual, matches(m, actual, output))
+                    ExpectationOutcome(
+                        f"json {jpath}", describe(m), actual, matches(m, actual, output)
+                    )
                 )
         elif key == "every":
             results = output.get("results") or []
@@ -380,7 +386,7 @@ def check(expect: dict, output: dict) -> list[Outcome]:
                 f" (first miss: #{bad[0] + 1}: {_summary(results[bad[0]])})" if bad else ""
             )
             outcomes.append(
-                Outcome(
+                ExpectationOutcome(
                     "every result", _describe_expect(matcher), actual, not bad and bool(results)
                 )
             )
@@ -390,7 +396,7 @@ def check(expect: dict, output: dict) -> list[Outcome]:
                 how_many = {k: v for k, v in rule.items() if k != "where"}
                 n = sum(1 for r in results if holds(rule["where"], r))
                 outcomes.append(
-                    Outcome(
+                    ExpectationOutcome(
                         f"count of results with {_describe_expect(rule['where'])}",
                         describe(how_many),
                         n,
@@ -400,7 +406,7 @@ def check(expect: dict, output: dict) -> list[Outcome]:
         else:
             actual = output.get(key, jsonpath.MISSING)
             outcomes.append(
-                Outcome(key, describe(matcher), actual, matches(matcher, actual, output))
+                ExpectationOutcome(key, describe(matcher), actual, matches(matcher, actual, output))
             )
     return outcomes
 

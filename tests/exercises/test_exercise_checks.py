@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import pytest
 
 from lab.exercise.catalog import find_exercise
+from lab.exercise.check_runner import run_check
 from lab.exercise.outcome import CheckResult
-from lab.exercise.runner import run_check
 from tests.exercises.conftest import WRONG
 
 pytestmark = pytest.mark.slow

@@ -12,10 +12,10 @@ from typer.testing import CliRunner
 from lab.cli_exercise import exercise_app
 from lab.exercise import status
 from lab.exercise.catalog import ExerciseNotFound, all_exercises, find_exercise
+from lab.exercise.check_runner import run_check
 from lab.exercise.checkfile import load_check_file
 from lab.exercise.grading import find_submission
 from lab.exercise.program import run_program
-from lab.exercise.runner import run_check
 from tests.exercises.conftest import WRONG
 
 EXERCISES = all_exercises()

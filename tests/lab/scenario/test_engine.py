@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from lab.faultproxy_client import FaultProxyClient
+from lab.scenario.engine import QuietListener, Runner
 from lab.scenario.journal import journal
 from lab.scenario.junit import junit_xml
-from lab.scenario.runner import QuietListener, Runner
 from lab.targets import split_host_port
 from tests.lab.scenario import servers
 from tests.lab.scenario.helpers import load

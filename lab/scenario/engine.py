@@ -18,7 +18,7 @@ import httpx
 from lab.backends.base import CAPABILITY_NOTES, Backend
 from lab.faultproxy_client import FaultProxyClient
 from lab.scenario.errors import NO_ERROR, ProbeError
-from lab.scenario.expectations import Outcome, check
+from lab.scenario.expectations import ExpectationOutcome, check
 from lab.scenario.model import Scenario, Step
 from lab.scenario.probes import ACTIONS, PROBES
 from lab.scenario.probes.base import ProbeContext
@@ -34,12 +34,12 @@ class StepRecord:
     duration: float  # wall time of the step, engine included
     probe_time: float  # time inside the probe itself
     output: dict
-    outcomes: list[Outcome] = field(default_factory=list)
+    outcomes: list[ExpectationOutcome] = field(default_factory=list)
     status: str = "passed"  # passed | failed | error
     error: str = ""
     nested: list[StepRecord] = field(default_factory=list)
 
-    def failures(self) -> list[tuple[StepRecord, Outcome]]:
+    def failures(self) -> list[tuple[StepRecord, ExpectationOutcome]]:
         found = [(self, o) for o in self.outcomes if not o.ok]
         for child in self.nested:
             found += child.failures()
