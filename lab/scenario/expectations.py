@@ -44,7 +44,6 @@ OPERATORS = (
     "length",
     "same_as",
 )
-SPECIAL_FIELDS = ("headers", "json", "every", "counts")
 
 
 class MatcherError(ValueError):

@@ -249,9 +249,7 @@ def exchange(
         out.update(_body_fields(payload, size, out["headers"]))
         out.update(ok_output())
     except Exception as exc:
-        kind, detail = classify(exc, phase)
-        if kind == "eof" and out["status"] is not None:
-            kind = "eof"  # headers arrived, the body did not complete
+        kind, detail = classify(exc, phase)  # eof after the headers: the body was cut
         out.update(error=kind, error_detail=detail)
     finally:
         if sock is not None:
