@@ -18,12 +18,17 @@ from services.ports import proxy_name_for
 
 
 class FaultProxyError(Exception):
-    """The proxy API refused a request or could not be reached; the message says which.
+    """The proxy API refused a request or could not be reached; the message says which."""
 
-    ``status`` is the HTTP status of a refusal, None when the API did not answer.
-    """
 
-    def __init__(self, message: str, status: int | None = None):
+class FaultProxyUnreachable(FaultProxyError):
+    """The API did not answer (the lab is down, or the address is wrong)."""
+
+
+class FaultProxyRefused(FaultProxyError):
+    """The API answered with an error ``status`` (an unknown proxy, an invalid toxic...)."""
+
+    def __init__(self, message: str, status: int):
         super().__init__(message)
         self.status = status
 
@@ -52,7 +57,7 @@ class FaultProxyClient:
         try:
             response = self._client.request(method, path, json=body)
         except httpx.HTTPError as exc:
-            raise FaultProxyError(
+            raise FaultProxyUnreachable(
                 f"fault proxy API at {self.base_url} unreachable ({type(exc).__name__}: {exc})"
             ) from None
         if response.status_code >= 400:
@@ -60,7 +65,7 @@ class FaultProxyClient:
                 message = response.json().get("error", response.text)
             except ValueError:
                 message = response.text
-            raise FaultProxyError(
+            raise FaultProxyRefused(
                 f"{method} {path} -> {response.status_code}: {message.strip()}",
                 response.status_code,
             )
@@ -117,9 +122,9 @@ class FaultProxyClient:
         try:
             response = self._client.get("/metrics")
         except httpx.HTTPError as exc:
-            raise FaultProxyError(f"fault proxy metrics unreachable ({exc})") from None
+            raise FaultProxyUnreachable(f"fault proxy metrics unreachable ({exc})") from None
         if response.status_code != 200:
-            raise FaultProxyError(f"GET /metrics -> {response.status_code}", response.status_code)
+            raise FaultProxyRefused(f"GET /metrics -> {response.status_code}", response.status_code)
         return response.text
 
     def dirty(self) -> list[str]:

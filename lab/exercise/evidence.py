@@ -15,7 +15,7 @@ import httpx
 
 from lab.backends import Backend, BackendError
 from lab.context import shared_backend
-from lab.faultproxy_client import FaultProxyClient, FaultProxyError
+from lab.faultproxy_client import FaultProxyClient, FaultProxyRefused, FaultProxyUnreachable
 from lab.targets import TargetError, resolve
 from lab.toxics import DEFAULT_STREAM
 
@@ -119,9 +119,7 @@ def fault_proxy() -> Iterator[FaultProxyClient]:
     with FaultProxyClient(url("faultproxy")) as api:
         try:
             yield api
-        except FaultProxyError as exc:
-            if exc.status is not None:
-                raise
+        except FaultProxyUnreachable as exc:
             raise LabUnavailable(
                 f"the fault proxy did not answer ({exc}); is the lab up?"
             ) from None
@@ -167,9 +165,7 @@ def toxic(
         _remove_toxic(api, proxy, name)  # one left behind by an interrupted check
         try:
             added = api.add_toxic(proxy, body)
-        except FaultProxyError as exc:
-            if exc.status is None:
-                raise
+        except FaultProxyRefused as exc:
             raise LabUnavailable(
                 f"the fault proxy refused toxic {name} on {proxy}: {exc}"
             ) from None
@@ -182,11 +178,8 @@ def toxic(
 
 def _remove_toxic(api: FaultProxyClient, proxy: str, name: str) -> None:
     """Remove a toxic if it is there (a 404 is fine: nothing to remove)."""
-    try:
+    with contextlib.suppress(FaultProxyRefused):
         api.remove_toxic(proxy, name)
-    except FaultProxyError as exc:
-        if exc.status is None:
-            raise
 
 
 def proxy_stats(proxy: str) -> dict[str, float]:
@@ -194,9 +187,7 @@ def proxy_stats(proxy: str) -> dict[str, float]:
     with fault_proxy() as api:
         try:
             return api.stats(proxy)
-        except FaultProxyError as exc:
-            if exc.status is None:
-                raise
+        except FaultProxyRefused as exc:
             raise LabUnavailable(
                 f"the fault proxy has no proxy {proxy!r} ({exc.status}); is the lab up?"
             ) from None
@@ -210,7 +201,5 @@ def proxy_toxics(proxy: str) -> list[dict]:
     with fault_proxy() as api:
         try:
             return api.toxics(proxy)
-        except FaultProxyError as exc:
-            if exc.status is None:
-                raise
-            return []
+        except FaultProxyRefused:
+            return []  # no such proxy: no toxics on it
