@@ -68,16 +68,16 @@ def _row(name: str, figure: float, unit: str, peer: str, peer_figure: float) -> 
 
 
 def _engine_rows(backend: LocalBackend, tmp: Path, rounds: int) -> list[dict]:
+    from lab.faultproxy_client import FaultProxyClient
+    from lab.scenario.engine import Runner
     from lab.scenario.model import load_scenario
-    from lab.scenario.proxyapi import ProxyAPI
-    from lab.scenario.runner import Runner
 
     (tmp / "bench").mkdir(exist_ok=True)
     files = {}
     for name, text in (("fault-free", FAULT_FREE), ("single", SINGLE)):
         files[name] = tmp / "bench" / f"{name}.yaml"
         files[name].write_text(textwrap.dedent(text))
-    api = ProxyAPI(backend.faultproxy_url())
+    api = FaultProxyClient(backend.faultproxy_url())
     runner = Runner(backend, api)
     try:
         fault_free = [load_scenario(files["fault-free"])] * rounds

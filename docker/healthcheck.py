@@ -12,7 +12,7 @@ import sys
 
 
 def main(argv: list[str]) -> int:
-    from lab.health import ProbeError, probe_endpoint
+    from lab.health import HealthProbeError, probe_endpoint
     from services.ports import ENDPOINTS, SERVICES
 
     if len(argv) != 1 or argv[0] not in SERVICES:
@@ -27,7 +27,7 @@ def main(argv: list[str]) -> int:
             # Inside the container a service listens on its default port, whatever the
             # host publishes it as.
             seen.append(f"{ep.name}: {probe_endpoint(ep, '127.0.0.1', ep.port)}")
-        except (ProbeError, OSError) as exc:
+        except (HealthProbeError, OSError) as exc:
             print(f"{ep.name} unhealthy: {exc}")
             return 1
     print("; ".join(seen))

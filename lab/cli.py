@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -16,9 +16,12 @@ from lab.backends import BackendError, ServiceStatus, get_backend
 from lab.cli_exercise import exercise_app
 from lab.cli_scenarios import register as register_scenario_commands
 from lab.cli_udp import udp_app
-from lab.context import current_backend, forget_backend, record_backend
-from lab.scenario.schema import did_you_mean
+from lab.context import current_backend, forget_recorded_backend, record_backend
+from lab.text import did_you_mean
 from services.ports import all_endpoint_names
+
+if TYPE_CHECKING:
+    from lab.faultproxy_client import FaultProxyClient
 
 app = typer.Typer(
     help="wirelab: a networking lab. `lab up` starts it, `lab run all` runs the scenarios.",
@@ -114,7 +117,7 @@ def down(
         backend.down(volumes=volumes)
     except BackendError as exc:
         raise fail(str(exc)) from None
-    forget_backend()
+    forget_recorded_backend()
     console.print(f"wirelab is down ({backend.name} backend)")
 
 
@@ -194,10 +197,10 @@ proxies_app = typer.Typer(
 app.add_typer(proxies_app, name="proxies")
 
 
-def _proxy_api():
-    from lab.scenario.proxyapi import ProxyAPI
+def _fault_proxy() -> FaultProxyClient:
+    from lab.faultproxy_client import FaultProxyClient
 
-    return ProxyAPI(current_backend().faultproxy_url(), timeout=10)
+    return FaultProxyClient(current_backend().faultproxy_url(), timeout=10)
 
 
 @proxies_app.command("export")
@@ -205,11 +208,11 @@ def proxies_export(
     file: Annotated[str, typer.Argument(help="where to write; - for standard output")] = "-",
 ) -> None:
     """Write every proxy and its toxics as JSON; `faultproxy --config FILE` or `lab proxies load` reads it."""
-    from lab.scenario.proxyapi import ProxyAPIError
+    from lab.faultproxy_client import FaultProxyError
 
     try:
-        state = json.dumps(_proxy_api().export_config(), indent=2)
-    except ProxyAPIError as exc:
+        state = json.dumps(_fault_proxy().export_config(), indent=2)
+    except FaultProxyError as exc:
         raise fail(f"{exc} (is the lab up? `lab status`)") from None
     if file == "-":
         print(state)
@@ -231,11 +234,11 @@ def proxies_load(
         raise fail(f"cannot read {file}: {exc.strerror}") from None
     except ValueError as exc:
         raise fail(f"{file} is not valid JSON: {exc}") from None
-    from lab.scenario.proxyapi import ProxyAPIError
+    from lab.faultproxy_client import FaultProxyError
 
     try:
-        result = _proxy_api().populate(body)
-    except ProxyAPIError as exc:
+        result = _fault_proxy().populate(body)
+    except FaultProxyError as exc:
         raise fail(str(exc)) from None
     count = len(result.get("proxies", [])) if isinstance(result, dict) else "?"
     console.print(f"loaded {count} proxies from {file}")

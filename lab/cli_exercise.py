@@ -155,7 +155,7 @@ def _default_file(ex: Exercise) -> Path:
 
 
 def _check_one(ex: Exercise, file: Path | None) -> CheckResult:
-    from lab.exercise.runner import run_check
+    from lab.exercise.check_runner import run_check
 
     program = file or _default_file(ex)
     if not program.exists():
@@ -180,7 +180,7 @@ def _check_all(
     folder: Path | None, only: list[int], junit: Path | None, csv_file: Path | None
 ) -> bool:
     from lab.exercise import grading
-    from lab.exercise.runner import run_check
+    from lab.exercise.check_runner import run_check
 
     exercises = [e for e in all_exercises() if not only or e.number in only]
     if not exercises:

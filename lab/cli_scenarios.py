@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from lab.scenario.library import (
+    YAML_SUFFIXES,
     Loaded,
     SelectionError,
     load_all,
@@ -42,12 +43,15 @@ def _print_problems(loaded: Loaded) -> None:
             err.print(f"[red]✘[/] {escape(str(problem))}", highlight=False, soft_wrap=True)
 
 
+def _files(names: list[str]) -> list[str]:
+    """The names that are scenario files on disk (others are selectors, paths into the
+    library like ``timeouts/read-timeout-latency`` included)."""
+    return [n for n in names if n.endswith(YAML_SUFFIXES) and Path(n).is_file()]
+
+
 def _load(names: list[str], overrides: dict[str, Any], root: Path | None) -> Loaded:
     """Library scenarios, plus any names that are paths to scenario files."""
-    paths = [Path(n) for n in names if n.endswith((".yaml", ".yml"))]
-    missing = [p for p in paths if not p.is_file()]
-    if missing:
-        raise _fail(f"no such scenario file: {missing[0]}")
+    paths = [Path(n) for n in _files(names)]
     if paths and len(paths) == len(names):
         return load_paths(paths, overrides)
     loaded = load_all(root, overrides)
@@ -59,7 +63,7 @@ def _load(names: list[str], overrides: dict[str, Any], root: Path | None) -> Loa
 
 
 def _selected(loaded: Loaded, names: list[str]) -> list:
-    file_names = [n for n in names if n.endswith((".yaml", ".yml"))]
+    file_names = _files(names)
     selectors = [n for n in names if n not in file_names]
     if file_names and not selectors:
         return loaded.scenarios
@@ -115,11 +119,11 @@ def run_command(
     scenarios_dir: Annotated[Path | None, typer.Option(help="scenario library folder")] = None,
 ) -> None:
     """Run scenarios: apply faults, drive clients, check what they see, always roll back."""
+    from lab.faultproxy_client import FaultProxyClient
+    from lab.scenario.engine import Interrupted, Runner
     from lab.scenario.journal import journal, write_journal
     from lab.scenario.junit import write_junit
     from lab.scenario.progress import RichProgress, print_report
-    from lab.scenario.proxyapi import ProxyAPI
-    from lab.scenario.runner import Interrupted, Runner
 
     names = list(names or ["all"])
     try:
@@ -134,7 +138,7 @@ def run_command(
     if not chosen:
         raise _fail(f"no scenarios found under {scenarios_dir or scenarios_root()}")
     backend = _backend_ready(up)
-    proxy_api = ProxyAPI(backend.faultproxy_url())
+    proxy_api = FaultProxyClient(backend.faultproxy_url())
     progress = RichProgress(console, verbose=verbose)
     runner = Runner(backend, proxy_api, progress)
 

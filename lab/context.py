@@ -1,7 +1,8 @@
 """Which backend the lab was brought up with, so every command and scenario agrees.
 
 `lab up` records the backend name in the state folder; later commands (from any shell)
-read it back. With nothing recorded, the local backend is assumed.
+read it back. With nothing recorded, the local backend is assumed. ``shared_backend()``
+resolves it once per process for code that asks many times (the exercise checks).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from lab.backends import Backend, get_backend
 from services.common.paths import state_dir
 
 _STATE_FILE = "backend.json"
+_shared: Backend | None = None
 
 
 def _file() -> Path:
@@ -24,7 +26,7 @@ def record_backend(name: str, options: dict | None = None) -> None:
     _file().write_text(json.dumps({"backend": name, "options": options or {}}))
 
 
-def forget_backend() -> None:
+def forget_recorded_backend() -> None:
     _file().unlink(missing_ok=True)
 
 
@@ -44,3 +46,17 @@ def current_backend(default: str | None = None) -> Backend:
     except (OSError, ValueError):
         pass
     return get_backend(name, **options)
+
+
+def shared_backend() -> Backend:
+    """``current_backend()``, resolved once per process and then reused."""
+    global _shared
+    if _shared is None:
+        _shared = current_backend()
+    return _shared
+
+
+def forget_shared_backend() -> None:
+    """Resolve afresh on the next call (tests start labs on other port offsets)."""
+    global _shared
+    _shared = None

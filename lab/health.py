@@ -1,6 +1,6 @@
 """Real health probes: each one speaks the endpoint's protocol, a TCP connect is not enough.
 
-Every probe returns a short description of what it saw, or raises ProbeError with why not.
+Every probe returns a short description of what it saw, or raises HealthProbeError with why not.
 """
 
 from __future__ import annotations
@@ -14,20 +14,20 @@ from collections.abc import Iterator
 from services.ports import Endpoint
 
 
-class ProbeError(Exception):
+class HealthProbeError(Exception):
     pass
 
 
 @contextlib.contextmanager
 def _connected(host: str, port: int, timeout: float) -> Iterator[socket.socket]:
-    """A TCP connection whose socket errors (TLS ones included) surface as ProbeError."""
+    """A TCP connection whose socket errors (TLS ones included) surface as HealthProbeError."""
     try:
         with socket.create_connection((host, port), timeout=timeout) as sock:
             yield sock
     except ssl.SSLError as exc:
-        raise ProbeError(f"{host}:{port}: {exc}") from None
+        raise HealthProbeError(f"{host}:{port}: {exc}") from None
     except OSError as exc:
-        raise ProbeError(f"{host}:{port}: {exc.strerror or exc}") from None
+        raise HealthProbeError(f"{host}:{port}: {exc.strerror or exc}") from None
 
 
 def _recv_until(sock: socket.socket, marker: bytes, limit: int = 65536) -> bytes:
@@ -52,9 +52,9 @@ def _http_get(
     status_line = data.split(b"\r\n", 1)[0].decode("latin-1")
     parts = status_line.split(" ", 2)
     if len(parts) < 2 or not parts[0].startswith("HTTP/1."):
-        raise ProbeError(f"not an HTTP answer: {data[:60]!r}")
+        raise HealthProbeError(f"not an HTTP answer: {data[:60]!r}")
     if parts[1] != "200":
-        raise ProbeError(f"GET {path} answered {status_line!r}")
+        raise HealthProbeError(f"GET {path} answered {status_line!r}")
     if not read_body:
         return status_line, b""
     while chunk := sock.recv(65536):  # Connection: close, so the body ends at EOF
@@ -89,7 +89,7 @@ def probe_echo(host: str, port: int, timeout: float = 1.0) -> str:
                 break
             got += chunk
     if got != payload:
-        raise ProbeError(f"echo returned {got!r}, sent {payload!r}")
+        raise HealthProbeError(f"echo returned {got!r}, sent {payload!r}")
     return f"echoed {len(payload)} bytes"
 
 
@@ -98,7 +98,7 @@ def probe_line(host: str, port: int, timeout: float = 1.0) -> str:
         sock.sendall(b"LIST\n")
         line = _recv_until(sock, b"\n")
     if not line.endswith(b"\n"):
-        raise ProbeError(f"LIST got no line back ({line[:60]!r})")
+        raise HealthProbeError(f"LIST got no line back ({line[:60]!r})")
     return "LIST -> " + line.strip().decode("utf-8", "replace")[:40]
 
 
@@ -109,7 +109,7 @@ def probe_udp(host: str, port: int, timeout: float = 1.0) -> str:
         reply = probe(host, port, timeout)
         return f"health rtt {reply.get('rtt_ms', '?')} ms, {reply.get('streams', 0)} streams"
     except Exception as exc:  # the probe's own error types vary; the message is what matters
-        raise ProbeError(f"{host}:{port}/udp: {exc}") from None
+        raise HealthProbeError(f"{host}:{port}/udp: {exc}") from None
 
 
 def probe_proxies(host: str, port: int, names: list[str], timeout: float = 1.0) -> str:
@@ -119,13 +119,13 @@ def probe_proxies(host: str, port: int, names: list[str], timeout: float = 1.0) 
     try:
         proxies = json.loads(body)
     except ValueError:
-        raise ProbeError("GET /proxies did not return JSON") from None
+        raise HealthProbeError("GET /proxies did not return JSON") from None
     missing = [n for n in names if n not in proxies]
     if missing:
-        raise ProbeError(f"proxies missing: {', '.join(missing)}")
+        raise HealthProbeError(f"proxies missing: {', '.join(missing)}")
     disabled = [n for n in names if not proxies[n].get("enabled", True)]
     if disabled:
-        raise ProbeError(f"proxies disabled: {', '.join(disabled)}")
+        raise HealthProbeError(f"proxies disabled: {', '.join(disabled)}")
     return f"{len(proxies)} proxies"
 
 

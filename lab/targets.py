@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lab.text import did_you_mean
 from services.ports import all_endpoint_names
 
 
@@ -30,8 +31,6 @@ def resolve(target: str, backend=None) -> tuple[str, int]:
     if literal is not None:
         return literal
     if target not in all_endpoint_names():
-        from lab.scenario.schema import did_you_mean
-
         hint = did_you_mean(target, all_endpoint_names())
         raise TargetError(f"unknown target {target!r}{hint}: use a service name or HOST:PORT")
     if backend is None:

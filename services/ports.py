@@ -37,7 +37,7 @@ class Endpoint:
     @property
     def proxy_name(self) -> str:
         """The name of this endpoint's proxy inside faultproxy."""
-        return self.name.replace(".", "_")
+        return proxy_name_for(self.name)
 
 
 ENDPOINTS: tuple[Endpoint, ...] = (
@@ -53,6 +53,19 @@ ENDPOINTS: tuple[Endpoint, ...] = (
 
 BY_NAME: dict[str, Endpoint] = {e.name: e for e in ENDPOINTS}
 SERVICES: tuple[str, ...] = ("rawhttp", "rawhttp-blocking", "udpstream", "restapi", "faultproxy")
+
+
+def proxy_name_for(name: str) -> str:
+    """The fault proxy's name for an endpoint, however a user wrote it.
+
+    ``rawhttp.echo``, ``rawhttp.echo.via_proxy`` and ``rawhttp_echo`` all give ``rawhttp_echo``.
+    """
+    return name.removesuffix(VIA_PROXY).replace(".", "_")
+
+
+def proxy_names() -> list[str]:
+    """The standard proxies' names, one per proxied endpoint."""
+    return [e.proxy_name for e in ENDPOINTS if e.proxied]
 
 
 def env_var_for(name: str) -> str:

@@ -23,6 +23,25 @@ class ServiceStatus:
         return asdict(self)
 
 
+# Why a backend lacks a capability, and where a scenario that needs it does run. A backend
+# may explain better (the docker backend knows whether it sits behind docker-proxy or inside
+# the network without an engine) by overriding ``Backend.capability_note``.
+CAPABILITY_NOTES = {
+    "pause": "pausing a service needs a backend that controls its process or container: "
+    "run it from the host (`lab up --backend local` or `--backend docker`)",
+    "stop": "stopping a service needs a backend that controls its process or container: "
+    "run it from the host (`lab up --backend local` or `--backend docker`)",
+    "partition": "a partition disconnects a container from its network: "
+    "run it on `lab up --backend docker`",
+    "raw-transport": "the client must reach the services with no proxy in between, so "
+    "refused, RST and UDP bursts are seen as they happen: run it on `lab up --backend local` "
+    "or inside the Compose network (`docker-compose --profile runner run --rm lab run all`)",
+}
+CAPABILITY_NOTES["resume"] = CAPABILITY_NOTES["pause"]
+CAPABILITY_NOTES["start"] = CAPABILITY_NOTES["stop"]
+CAPABILITY_NOTES["heal"] = CAPABILITY_NOTES["partition"]
+
+
 class Backend(abc.ABC):
     """Where the lab's services run.
 
@@ -34,6 +53,10 @@ class Backend(abc.ABC):
 
     name: str = "base"
     capabilities: frozenset[str] = frozenset()
+
+    def capability_note(self, capability: str) -> str | None:
+        """Why this backend lacks ``capability`` and where a scenario needing it runs."""
+        return CAPABILITY_NOTES.get(capability)
 
     # -- lifecycle -------------------------------------------------------------------
     @abc.abstractmethod

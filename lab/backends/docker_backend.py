@@ -31,7 +31,7 @@ from functools import cached_property
 from pathlib import Path
 
 from lab.backends.base import Backend, BackendError, ServiceStatus
-from lab.health import ProbeError, probe_endpoint
+from lab.health import HealthProbeError, probe_endpoint
 from services.common.paths import state_dir as resolve_state_dir
 from services.ports import (
     BY_NAME,
@@ -193,7 +193,7 @@ class DockerBackend(Backend):
                 f"`docker-compose{project} --profile runner run --rm lab run all` "
                 "(or the local backend)"
             )
-        return None
+        return super().capability_note(capability)
 
     # -- engine and compose ---------------------------------------------------------------
     @cached_property
@@ -411,7 +411,7 @@ class DockerBackend(Backend):
                     _healthy_after(container),
                     container.short_id,
                 )
-            except (ProbeError, BackendError) as exc:
+            except (HealthProbeError, BackendError) as exc:
                 last = str(exc)
             if time.monotonic() > deadline:
                 raise BackendError(
@@ -436,7 +436,7 @@ class DockerBackend(Backend):
                         )
                     )
                     break
-                except ProbeError as exc:
+                except HealthProbeError as exc:
                     if time.monotonic() > deadline:
                         raise BackendError(f"{service} is not healthy: {exc}") from None
                     time.sleep(0.2)
@@ -480,7 +480,7 @@ class DockerBackend(Backend):
         try:
             detail = self._probe(service)
             return ServiceStatus(service, "healthy", addresses, None, detail)
-        except ProbeError as exc:
+        except HealthProbeError as exc:
             return ServiceStatus(service, "unhealthy", addresses, None, str(exc))
 
     def _status_in_network(self, service: str) -> ServiceStatus:
@@ -488,7 +488,7 @@ class DockerBackend(Backend):
             return ServiceStatus(
                 service, "healthy", self._addresses(service), None, self._probe(service)
             )
-        except ProbeError as exc:
+        except HealthProbeError as exc:
             return ServiceStatus(service, "unhealthy", self._addresses(service), None, str(exc))
 
     def _probe(self, service: str) -> str:

@@ -24,7 +24,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from lab.backends.base import Backend, BackendError, ServiceStatus
-from lab.health import ProbeError, probe_endpoint, probe_proxies
+from lab.health import HealthProbeError, probe_endpoint, probe_proxies
 from lab.proxies import standard_proxies
 from services.common.paths import state_dir as resolve_state_dir
 from services.ports import ENDPOINTS, SERVICES, VIA_PROXY, default_port, env_var_for
@@ -325,7 +325,7 @@ class LocalBackend(Backend):
                     self._addresses(service),
                     round(time.monotonic() - started, 3),
                 )
-            except ProbeError as exc:
+            except HealthProbeError as exc:
                 last_error = str(exc)
             if time.monotonic() > deadline:
                 raise BackendError(
@@ -426,7 +426,7 @@ class LocalBackend(Backend):
                     probe_ms = (time.monotonic() - t0) * 1000
                     detail = f"pid {pid}, probe {probe_ms:.0f} ms"
                     out.append(ServiceStatus(service, "healthy", addrs, detail=detail))
-                except ProbeError as exc:
+                except HealthProbeError as exc:
                     out.append(ServiceStatus(service, "unhealthy", addrs, detail=str(exc)))
         return out
 

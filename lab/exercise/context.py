@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lab.exercise import evidence
-from lab.exercise.outcome import Outcome
+from lab.exercise.outcome import ExerciseOutcome
 from lab.exercise.program import ProgramRun, background_program, run_program
 
 
@@ -17,12 +17,12 @@ from lab.exercise.program import ProgramRun, background_program, run_program
 class CheckContext:
     program: Path
     params: Mapping[str, object] = field(default_factory=dict)  # from check.yaml's `params`
-    outcomes: list[Outcome] = field(default_factory=list)
+    outcomes: list[ExerciseOutcome] = field(default_factory=list)
     crashed: bool = False
 
     # -- judging --------------------------------------------------------------------
     def expect(self, name: str, passed: bool, seen: str = "", hint: str = "") -> bool:
-        self.outcomes.append(Outcome(name, bool(passed), seen, "" if passed else hint))
+        self.outcomes.append(ExerciseOutcome(name, bool(passed), seen, "" if passed else hint))
         return bool(passed)
 
     def param(self, name: str, default):

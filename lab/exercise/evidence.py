@@ -13,7 +13,11 @@ from typing import Any
 
 import httpx
 
+from lab.backends import Backend, BackendError
+from lab.context import shared_backend
+from lab.faultproxy_client import FaultProxyClient, FaultProxyRefused, FaultProxyUnreachable
 from lab.targets import TargetError, resolve
+from lab.toxics import DEFAULT_STREAM
 
 OWN_TOXIC_PREFIX = "exercise_"
 
@@ -22,31 +26,16 @@ class LabUnavailable(RuntimeError):
     """The lab (or one of its services) does not answer; the message says what to run."""
 
 
-_backend = None
-
-
-def _current_backend():
-    global _backend
-    if _backend is None:
-        from lab.backends import BackendError
-        from lab.context import current_backend
-
-        try:
-            _backend = current_backend()
-        except BackendError as exc:
-            raise LabUnavailable(str(exc)) from None
-    return _backend
-
-
-def forget_backend() -> None:
-    """Resolve addresses afresh (tests start labs on other port offsets)."""
-    global _backend
-    _backend = None
+def _backend() -> Backend:
+    try:
+        return shared_backend()
+    except BackendError as exc:
+        raise LabUnavailable(str(exc)) from None
 
 
 def address(endpoint: str) -> tuple[str, int]:
     try:
-        return resolve(endpoint, _current_backend())
+        return resolve(endpoint, _backend())
     except TargetError as exc:
         raise LabUnavailable(str(exc)) from None
 
@@ -59,7 +48,7 @@ def url(endpoint: str, scheme: str = "http") -> str:
 def ca_path() -> str:
     """The lab CA certificate (PEM) on this machine."""
     try:
-        return str(_current_backend().ca_path())
+        return str(_backend().ca_path())
     except Exception as exc:  # no CA yet, or a backend that cannot say
         raise LabUnavailable(f"the lab CA is not available ({exc}); run `lab up` first") from None
 
@@ -124,12 +113,16 @@ def request_log(endpoint: str, since: float, **params: str) -> list[dict]:
 # -- the fault proxy ----------------------------------------------------------------------
 
 
-def proxy_api(method: str, path: str, json: Any = None) -> httpx.Response:
-    try:
-        with _client() as client:
-            return client.request(method, url("faultproxy") + path, json=json)
-    except httpx.HTTPError as exc:
-        raise LabUnavailable(f"the fault proxy did not answer ({exc}); is the lab up?") from None
+@contextlib.contextmanager
+def fault_proxy() -> Iterator[FaultProxyClient]:
+    """The lab's fault proxy client; a failure to reach it says how to bring the lab up."""
+    with FaultProxyClient(url("faultproxy")) as api:
+        try:
+            yield api
+        except FaultProxyUnreachable as exc:
+            raise LabUnavailable(
+                f"the fault proxy did not answer ({exc}); is the lab up?"
+            ) from None
 
 
 @contextlib.contextmanager
@@ -137,7 +130,7 @@ def toxic(
     proxy: str,
     name: str,
     type_: str,
-    stream: str = "downstream",
+    stream: str = DEFAULT_STREAM,
     toxicity: float = 1.0,
     **attributes: Any,
 ) -> Iterator[None]:
@@ -161,7 +154,6 @@ def toxic(
             f"remove them (curl -X DELETE {api}/proxies/{proxy}/toxics/{foreign[0]}) or reset "
             f"every proxy (curl -X POST {api}/reset), then check again"
         )
-    proxy_api("DELETE", f"/proxies/{proxy}/toxics/{name}")
     body = {
         "name": name,
         "type": type_,
@@ -169,27 +161,36 @@ def toxic(
         "toxicity": toxicity,
         "attributes": attributes,
     }
-    response = proxy_api("POST", f"/proxies/{proxy}/toxics", json=body)
-    if response.status_code >= 400:
-        raise LabUnavailable(
-            f"the fault proxy refused toxic {name} on {proxy}: {response.text.strip()}"
-        )
+    with fault_proxy() as api:
+        _remove_toxic(api, proxy, name)  # one left behind by an interrupted check
+        try:
+            added = api.add_toxic(proxy, body)
+        except FaultProxyRefused as exc:
+            raise LabUnavailable(
+                f"the fault proxy refused toxic {name} on {proxy}: {exc}"
+            ) from None
     try:
         yield
     finally:
-        with contextlib.suppress(LabUnavailable):
-            proxy_api("DELETE", f"/proxies/{proxy}/toxics/{name}")
+        with contextlib.suppress(LabUnavailable), fault_proxy() as api:
+            _remove_toxic(api, proxy, added["name"])
+
+
+def _remove_toxic(api: FaultProxyClient, proxy: str, name: str) -> None:
+    """Remove a toxic if it is there (a 404 is fine: nothing to remove)."""
+    with contextlib.suppress(FaultProxyRefused):
+        api.remove_toxic(proxy, name)
 
 
 def proxy_stats(proxy: str) -> dict[str, float]:
     """Live counters of one proxy: connections_total, bytes_upstream, bytes_downstream..."""
-    response = proxy_api("GET", f"/proxies/{proxy}")
-    if response.status_code != 200:
-        raise LabUnavailable(
-            f"the fault proxy has no proxy {proxy!r} ({response.status_code}); is the lab up?"
-        )
-    stats = response.json().get("stats") or {}
-    return {k: v for k, v in stats.items() if isinstance(v, int | float)}
+    with fault_proxy() as api:
+        try:
+            return api.stats(proxy)
+        except FaultProxyRefused as exc:
+            raise LabUnavailable(
+                f"the fault proxy has no proxy {proxy!r} ({exc.status}); is the lab up?"
+            ) from None
 
 
 def stats_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
@@ -197,5 +198,8 @@ def stats_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, 
 
 
 def proxy_toxics(proxy: str) -> list[dict]:
-    response = proxy_api("GET", f"/proxies/{proxy}/toxics")
-    return response.json() if response.status_code == 200 else []
+    with fault_proxy() as api:
+        try:
+            return api.toxics(proxy)
+        except FaultProxyRefused:
+            return []  # no such proxy: no toxics on it

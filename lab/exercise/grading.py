@@ -15,8 +15,8 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from lab.exercise.catalog import Exercise
+from lab.exercise.check_runner import run_check
 from lab.exercise.outcome import CheckResult
-from lab.exercise.runner import run_check
 
 
 @dataclass

@@ -14,8 +14,8 @@ from pathlib import Path
 from rich.console import Console
 
 from lab.exercise.catalog import ExerciseNotFound, find_exercise
+from lab.exercise.check_runner import run_check
 from lab.exercise.report import print_result
-from lab.exercise.runner import run_check
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 
 
 @dataclass
-class Outcome:
+class ExerciseOutcome:
     name: str  # what was expected, in a student's words
     passed: bool
     seen: str = ""  # what the lab actually observed
@@ -20,7 +20,7 @@ class Outcome:
 class CheckResult:
     exercise: int
     program: str
-    outcomes: list[Outcome] = field(default_factory=list)
+    outcomes: list[ExerciseOutcome] = field(default_factory=list)
     error: str = ""  # the check could not run (lab down, missing file, crashed check)
     crashed: bool = False  # the student's program crashed (a traceback, a signal)
     duration: float = 0.0
@@ -30,7 +30,7 @@ class CheckResult:
         return not self.error and bool(self.outcomes) and all(o.passed for o in self.outcomes)
 
     @property
-    def first_failure(self) -> Outcome | None:
+    def first_failure(self) -> ExerciseOutcome | None:
         return next((o for o in self.outcomes if not o.passed), None)
 
     def summary(self) -> str:

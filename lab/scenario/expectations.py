@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lab.scenario import jsonpath
+from lab.text import did_you_mean
 
 OPERATORS = (
     "equals",
@@ -43,7 +44,6 @@ OPERATORS = (
     "length",
     "same_as",
 )
-SPECIAL_FIELDS = ("headers", "json", "every", "counts")
 
 
 class MatcherError(ValueError):
@@ -53,7 +53,7 @@ class MatcherError(ValueError):
 
 
 @dataclass
-class Outcome:
+class ExpectationOutcome:
     """One checked expectation: what was expected, what was seen, and whether it held."""
 
     what: str
@@ -99,8 +99,6 @@ def validate_matcher(value: Any, path: tuple = ()) -> None:
         return  # a plain value or a list of values
     if not value:
         raise MatcherError(path, "an empty matcher checks nothing: give a value or an operator")
-    from lab.scenario.schema import did_you_mean
-
     for op, arg in value.items():
         if op not in OPERATORS:
             raise MatcherError(
@@ -141,8 +139,6 @@ def validate_matcher(value: Any, path: tuple = ()) -> None:
 
 def validate_expect(expect: Any, fields: dict[str, str], path: tuple = ()) -> None:
     """Check an ``expect:`` block against the output fields a probe produces."""
-    from lab.scenario.schema import did_you_mean
-
     if not isinstance(expect, dict):
         raise MatcherError(
             path, f"expect must be a mapping of output field to matcher, got {expect!r}"
@@ -350,20 +346,24 @@ def holds(expect: dict, output: dict) -> bool:
     return True
 
 
-def check(expect: dict, output: dict) -> list[Outcome]:
+def check(expect: dict, output: dict) -> list[ExpectationOutcome]:
     """Every expectation in ``expect`` checked against ``output``, in file order."""
-    outcomes: list[Outcome] = []
+    outcomes: list[ExpectationOutcome] = []
     for key, matcher in expect.items():
         if key == "headers":
             for name, m in matcher.items():
                 actual = _header(output.get("headers"), str(name))
                 outcomes.append(
-                    Outcome(f"header {name}", describe(m), actual, matches(m, actual, output))
+                    ExpectationOutcome(
+                        f"header {name}", describe(m), actual, matches(m, actual, output)
+                    )
                 )
         elif key == "json" and not _is_path_map(matcher):
             actual = output.get("json", jsonpath.MISSING)
             outcomes.append(
-                Outcome("json", describe(matcher), actual, matches(matcher, actual, output))
+                ExpectationOutcome(
+                    "json", describe(matcher), actual, matches(matcher, actual, output)
+                )
             )
         elif key == "json":
             document = output.get("json", jsonpath.MISSING)
@@ -374,7 +374,9 @@ def check(expect: dict, output: dict) -> list[Outcome]:
                     else jsonpath.MISSING
                 )
                 outcomes.append(
-                    Outcome(f"json {jpath}", describe(m), actual, matches(m, actual, output))
+                    ExpectationOutcome(
+                        f"json {jpath}", describe(m), actual, matches(m, actual, output)
+                    )
                 )
         elif key == "every":
             results = output.get("results") or []
@@ -383,7 +385,7 @@ def check(expect: dict, output: dict) -> list[Outcome]:
                 f" (first miss: #{bad[0] + 1}: {_summary(results[bad[0]])})" if bad else ""
             )
             outcomes.append(
-                Outcome(
+                ExpectationOutcome(
                     "every result", _describe_expect(matcher), actual, not bad and bool(results)
                 )
             )
@@ -393,7 +395,7 @@ def check(expect: dict, output: dict) -> list[Outcome]:
                 how_many = {k: v for k, v in rule.items() if k != "where"}
                 n = sum(1 for r in results if holds(rule["where"], r))
                 outcomes.append(
-                    Outcome(
+                    ExpectationOutcome(
                         f"count of results with {_describe_expect(rule['where'])}",
                         describe(how_many),
                         n,
@@ -403,7 +405,7 @@ def check(expect: dict, output: dict) -> list[Outcome]:
         else:
             actual = output.get(key, jsonpath.MISSING)
             outcomes.append(
-                Outcome(key, describe(matcher), actual, matches(matcher, actual, output))
+                ExpectationOutcome(key, describe(matcher), actual, matches(matcher, actual, output))
             )
     return outcomes
 

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lab.scenario.runner import ScenarioResult, StepRecord
+from lab.scenario.engine import ScenarioResult, StepRecord
 
 JOURNAL_VERSION = 1
 

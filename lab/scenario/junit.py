@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from lab.scenario.runner import ScenarioResult
+from lab.scenario.engine import ScenarioResult
 
 
 def junit_xml(results: list[ScenarioResult], suite_name: str = "wirelab") -> str:

@@ -30,6 +30,7 @@ from lab.scenario.expectations import MatcherError, validate_expect
 from lab.scenario.probes import PROBES, outputs_for
 from lab.scenario.variables import VariableError, runtime_placeholders, substitute
 from lab.targets import TargetError, split_host_port
+from lab.text import did_you_mean
 from services.common.paths import REPO_ROOT
 from services.ports import all_endpoint_names
 
@@ -140,7 +141,7 @@ def _target_problem(value: Any) -> str | None:
         return None
     return (
         f"unknown target {value!r}: use a lab endpoint ({', '.join(names)}) or HOST:PORT"
-        + s.did_you_mean(value, names)
+        + did_you_mean(value, names)
     )
 
 

@@ -14,8 +14,8 @@ from rich.markup import escape
 from rich.status import Status
 from rich.table import Table
 
+from lab.scenario.engine import ScenarioResult, StepRecord
 from lab.scenario.model import Scenario, Step
-from lab.scenario.runner import ScenarioResult, StepRecord
 
 STYLE = {
     "passed": "green",

@@ -12,9 +12,13 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+
+# What an undo reverts, so a later step that reverts it itself can drop the pending undo:
+# ("toxic", proxy, name), ("proxy disabled", proxy), ("service", service, undo action)...
+UndoKey = tuple[Hashable, ...]
 
 
 @dataclass
@@ -34,25 +38,33 @@ class RollbackAction:
 
 
 @dataclass
+class _Undo:
+    key: UndoKey
+    what: str  # for the report: "remove toxic latency_downstream from rawhttp"
+    undo: Callable[[], None]
+
+
+@dataclass
 class Rollback:
-    _undo: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
+    _undo: list[_Undo] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def register(self, what: str, undo: Callable[[], None]) -> None:
+    def register(self, key: UndoKey, what: str, undo: Callable[[], None]) -> None:
         with self._lock:
-            self._undo.append((what, undo))
+            self._undo.append(_Undo(key, what, undo))
 
-    def forget(self, what: str) -> None:
-        """Drop a pending undo that a later step already performed (e.g. remove_toxic)."""
+    def forget(self, key: UndoKey) -> None:
+        """Drop the newest pending undo for ``key``: a later step already performed it
+        (a toxic removed, a proxy enabled, a service resumed in the scenario file)."""
         with self._lock:
             for i in range(len(self._undo) - 1, -1, -1):
-                if self._undo[i][0] == what:
+                if self._undo[i].key == key:
                     del self._undo[i]
                     return
 
     def pending(self) -> list[str]:
         with self._lock:
-            return [what for what, _ in self._undo]
+            return [u.what for u in self._undo]
 
     def run(self, safety_net: list[tuple[str, Callable[[], None]]]) -> list[RollbackAction]:
         """Every undo, newest first, then the safety net. The caller holds off signals
@@ -60,7 +72,7 @@ class Rollback:
         actions: list[RollbackAction] = []
         with self._lock:
             steps, self._undo = list(reversed(self._undo)), []
-        for what, undo in [*steps, *safety_net]:
+        for what, undo in [(u.what, u.undo) for u in steps] + safety_net:
             start = time.monotonic()
             try:
                 undo()

@@ -7,13 +7,14 @@ collected, so an author fixes them in one pass.
 
 from __future__ import annotations
 
-import difflib
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+
+from lab.text import did_you_mean
 
 Path = tuple[Any, ...]
 
@@ -43,11 +44,6 @@ class ScenarioFileError(Exception):
     def __init__(self, problems: list[Problem]):
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
-
-
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    near = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
-    return f" (did you mean {near[0]!r}?)" if near else ""
 
 
 # -- loading with marks -----------------------------------------------------------------

@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from lab.text import did_you_mean
+
 PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 RUNTIME_KINDS = ("addr", "host", "port", "url", "ws")
 RUNTIME_NAMES = ("ca", "started")
@@ -91,8 +93,6 @@ def substitute(data: Any, variables: Mapping[str, Any]) -> Any:
                 return False, None
             if name in variables:
                 return True, variables[name]
-            from lab.scenario.schema import did_you_mean
-
             kind = name.partition(":")[0]
             if ":" in name:
                 raise VariableError(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.exercise import evidence
+from lab.context import forget_shared_backend
 
 WRONG = Path(__file__).parent / "wrong"
 
@@ -16,6 +16,6 @@ WRONG = Path(__file__).parent / "wrong"
 def lab(local_lab) -> Iterator[object]:
     """The whole lab (tests/conftest.py's session fixture), with the checks' address cache
     cleared so they resolve this lab's ports, not those of a lab left running elsewhere."""
-    evidence.forget_backend()
+    forget_shared_backend()
     yield local_lab
-    evidence.forget_backend()
+    forget_shared_backend()

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import pytest
 
 from lab.exercise.catalog import find_exercise
+from lab.exercise.check_runner import run_check
 from lab.exercise.outcome import CheckResult
-from lab.exercise.runner import run_check
 from tests.exercises.conftest import WRONG
 
 pytestmark = pytest.mark.slow
@@ -128,20 +128,20 @@ def test_a_toxic_left_on_the_proxy_is_named_not_silently_judged(lab) -> None:
     """A student's own slicer, forgotten on the proxy, would distort the check: say so."""
     from lab.exercise import evidence
 
-    added = evidence.proxy_api(
-        "POST",
-        "/proxies/rawhttp_line/toxics",
-        json={
-            "name": "my_slicer",
-            "type": "slicer",
-            "stream": "downstream",
-            "attributes": {"average_size": 2},
-        },
-    )
-    assert added.status_code == 200, added.text
-    try:
-        exercise = find_exercise(3)
-        result = run_check(exercise, exercise.solution)
-    finally:
-        evidence.proxy_api("DELETE", "/proxies/rawhttp_line/toxics/my_slicer")
+    with evidence.fault_proxy() as api:
+        added = api.add_toxic(
+            "rawhttp_line",
+            {
+                "name": "my_slicer",
+                "type": "slicer",
+                "stream": "downstream",
+                "attributes": {"average_size": 2},
+            },
+        )
+        assert added["name"] == "my_slicer", added
+        try:
+            exercise = find_exercise(3)
+            result = run_check(exercise, exercise.solution)
+        finally:
+            api.remove_toxic("rawhttp_line", "my_slicer")
     assert not result.passed and "already has toxics (my_slicer)" in result.error

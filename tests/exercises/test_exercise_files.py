@@ -12,10 +12,10 @@ from typer.testing import CliRunner
 from lab.cli_exercise import exercise_app
 from lab.exercise import status
 from lab.exercise.catalog import ExerciseNotFound, all_exercises, find_exercise
+from lab.exercise.check_runner import run_check
 from lab.exercise.checkfile import load_check_file
 from lab.exercise.grading import find_submission
 from lab.exercise.program import run_program
-from lab.exercise.runner import run_check
 from tests.exercises.conftest import WRONG
 
 EXERCISES = all_exercises()
@@ -105,7 +105,7 @@ def test_bad_files_get_one_clear_error_and_no_check_runs(tmp_path: Path) -> None
 def test_lab_down_is_an_error_not_a_traceback(tmp_path: Path, monkeypatch) -> None:
     import socket
 
-    from lab.exercise import evidence
+    from lab.context import forget_shared_backend
 
     with socket.socket() as s:  # a port with nothing behind it
         s.bind(("127.0.0.1", 0))
@@ -113,12 +113,12 @@ def test_lab_down_is_an_error_not_a_traceback(tmp_path: Path, monkeypatch) -> No
     monkeypatch.setenv("WIRELAB_STATE_DIR", str(tmp_path))
     monkeypatch.setenv("WIRELAB_BACKEND", "local")
     monkeypatch.setenv("WIRELAB_RAWHTTP_PORT", str(dead))
-    evidence.forget_backend()
+    forget_shared_backend()
     try:
         ex = find_exercise(1)
         result = run_check(ex, ex.solution)
     finally:
-        evidence.forget_backend()
+        forget_shared_backend()
     assert not result.passed
     assert result.error.startswith("the check could not run") and "lab up" in result.error
 

@@ -28,7 +28,7 @@ from lab.backends.docker_backend import (
     engine_available,
     isolated_ports,
 )
-from lab.health import ProbeError, probe_http, probe_tls
+from lab.health import HealthProbeError, probe_http, probe_tls
 from services.ports import SERVICES, VIA_PROXY, env_var_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -62,7 +62,7 @@ def eventually(check: Callable[[], object], timeout: float = 15.0) -> object:
     while True:
         try:
             return check()
-        except (AssertionError, OSError, ProbeError, httpx.HTTPError):
+        except (AssertionError, OSError, HealthProbeError, httpx.HTTPError):
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
@@ -225,7 +225,7 @@ def test_pause_and_resume(stack):
     backend.pause("rawhttp-blocking")
     try:
         assert {r.service: r.state for r in backend.status()}["rawhttp-blocking"] == "paused"
-        with pytest.raises(ProbeError):
+        with pytest.raises(HealthProbeError):
             probe_http("127.0.0.1", stack.ports["rawhttp.blocking"], timeout=1.0)
     finally:
         backend.resume("rawhttp-blocking")
@@ -409,8 +409,8 @@ def test_a_taken_port_is_one_clear_line(tmp_path):
 
 def test_skip_reasons_say_why_and_where_to_run(tmp_path):
     """No engine needed: the reasons come from the declared needs and where the lab runs."""
+    from lab.scenario.engine import skip_reason
     from lab.scenario.model import load_scenario
-    from lab.scenario.runner import skip_reason
 
     scenarios = {}
     for needs in ("raw-transport", "pause, resume", "partition"):

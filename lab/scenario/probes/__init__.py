@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from types import ModuleType
 from typing import Any
 
 from lab.scenario.probes import (
@@ -19,8 +18,10 @@ from lab.scenario.probes import (
     udp,
     ws,
 )
+from lab.scenario.probes.base import ProbeModule
 
-PROBES: dict[str, ModuleType] = {
+# Modules meet a Protocol structurally (SCHEMA, OUTPUTS, run); a test checks each one.
+PROBES: dict[str, ProbeModule] = {
     "http": http,
     "tcp": tcp,
     "udp": udp,
@@ -34,6 +35,7 @@ PROBES: dict[str, ModuleType] = {
     "sleep": sleep,
     "exec": exec,
 }
+
 
 # Actions change the lab; a failure to apply one stops the scenario as an error.
 ACTIONS = ("service", "toxic", "proxy", "sleep")

@@ -1,8 +1,8 @@
-"""What every probe shares: the context it runs in and the timeout shapes.
+"""What every probe shares: its contract, the context it runs in and the timeout shapes.
 
 A probe module defines ``SCHEMA`` (its spec, validated before anything runs),
 ``OUTPUTS`` (the fields it reports, which ``expect:`` may name) and
-``run(spec, ctx) -> dict``. Observation probes (http, tcp, ...) never raise for a network
+``run(spec, ctx) -> dict`` (`ProbeModule` below). Observation probes (http, tcp, ...) never raise for a network
 failure: they report it as ``error`` (a normalised kind) and ``error_detail``. Action
 probes (toxic, service, proxy) raise, because a fault that could not be applied makes
 the rest of the scenario meaningless.
@@ -16,11 +16,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from lab.scenario import schema as s
 from lab.scenario.errors import NO_ERROR, ProbeError, TotalTimeout
 from lab.scenario.rollback import Rollback
+
+if TYPE_CHECKING:
+    from lab.backends.base import Backend
+    from lab.faultproxy_client import FaultProxyClient
 
 COMMON_OUTPUTS = {
     "elapsed": "seconds the probe took",
@@ -30,14 +34,30 @@ COMMON_OUTPUTS = {
 }
 
 
+class ProbeModule(Protocol):
+    """The contract of a probe module (``lab/scenario/probes/<kind>.py``).
+
+    A module may also define ``outputs(spec) -> dict`` when its fields depend on the spec
+    (``repeat`` reports its inner probe's); `lab.scenario.probes.outputs_for` asks it first.
+    """
+
+    SCHEMA: s.Schema  # the spec, validated before anything runs
+    OUTPUTS: dict[str, str]  # field -> meaning, the names ``expect:`` may use
+
+    def run(self, spec: Any, ctx: ProbeContext) -> dict:
+        """Do the probe; an observation reports a network failure in ``error``, an action
+        raises `ProbeError` when it cannot apply its change."""
+        ...
+
+
 @dataclass
 class ProbeContext:
     resolve: Callable[[str], tuple[str, int]]  # logical name or HOST:PORT -> (host, port)
     rollback: Rollback
     scenario_dir: Path
     cancel: threading.Event = field(default_factory=threading.Event)
-    backend: Any = None  # lab.backends.Backend, None in engine-only unit tests
-    proxy_api: Any = None  # lab.scenario.proxyapi.ProxyAPI
+    backend: Backend | None = None  # None in engine-only unit tests
+    proxy_api: FaultProxyClient | None = None
     ca_path: Callable[[], str] | None = None
     run_nested: Callable[[Any], Any] | None = None  # runs a nested Step (repeat/parallel)
     restapi_reset: Callable[[], None] | None = None  # undo for restapi /_lab/ settings
@@ -47,12 +67,12 @@ class ProbeContext:
         if seconds > 0 and self.cancel.wait(seconds):
             raise ProbeError("error", "cancelled")
 
-    def require_proxy(self) -> Any:
+    def require_proxy(self) -> FaultProxyClient:
         if self.proxy_api is None:
             raise ProbeError("error", "no fault proxy in this run (the lab is not up?)")
         return self.proxy_api
 
-    def require_backend(self) -> Any:
+    def require_backend(self) -> Backend:
         if self.backend is None:
             raise ProbeError("error", "no backend in this run (the lab is not up?)")
         return self.backend

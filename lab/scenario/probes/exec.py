@@ -159,7 +159,7 @@ def _background(
             _kill_group(proc)
         proc.communicate(timeout=5)
 
-    ctx.rollback.register(what, stop)
+    ctx.rollback.register(("program", proc.pid), what, stop)
     out: dict[str, Any] = {"pid": proc.pid, "exit_code": None, "timed_out": False}
     port = spec.get("ready_port")
     deadline = start + float(spec["timeout"])

@@ -30,6 +30,7 @@ from lab.scenario.probes.base import (
     sha256,
     text_of,
 )
+from lab.scenario.restapi_isolation import register_settings_undo
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
 RETRY_ON = tuple(k for k in ERROR_KINDS if k not in ("hung", "exec_timeout"))
@@ -118,7 +119,7 @@ def run(spec: dict, ctx: ProbeContext) -> dict:
     retries = spec.get("retries") or {"max": 0}
     retry_on = set(retries.get("on", [429, 502, 503, 504, "connect_refused", "reset", "eof"]))
     url = _target_url(spec, ctx)
-    _register_settings_undo(method, spec, ctx)
+    register_settings_undo(method, spec, ctx.rollback, ctx.restapi_reset)
     start = time.monotonic()
     attempts, statuses, waits = 0, [], []
     while True:
@@ -135,21 +136,6 @@ def run(spec: dict, ctx: ProbeContext) -> dict:
         attempts=attempts, statuses=statuses, retry_waits=waits, elapsed=time.monotonic() - start
     )
     return result
-
-
-def _register_settings_undo(method: str, spec: dict, ctx: ProbeContext) -> None:
-    """A write to restapi's ``/_lab/`` settings (rate limits) is a change to roll back."""
-    path = str(spec.get("path", ""))
-    target = str(spec.get("target", "")).removesuffix(".via_proxy")
-    if (
-        target == "restapi"
-        and method not in ("GET", "HEAD")
-        and path.startswith("/_lab/")
-        and not path.startswith("/_lab/reset")
-        and ctx.restapi_reset is not None
-    ):
-        ctx.rollback.forget("restapi /_lab/reset (restore default settings)")
-        ctx.rollback.register("restapi /_lab/reset (restore default settings)", ctx.restapi_reset)
 
 
 def _retry_wait(retries: dict, attempt: int, result: dict) -> float:
@@ -263,9 +249,7 @@ def exchange(
         out.update(_body_fields(payload, size, out["headers"]))
         out.update(ok_output())
     except Exception as exc:
-        kind, detail = classify(exc, phase)
-        if kind == "eof" and out["status"] is not None:
-            kind = "eof"  # headers arrived, the body did not complete
+        kind, detail = classify(exc, phase)  # eof after the headers: the body was cut
         out.update(error=kind, error_detail=detail)
     finally:
         if sock is not None:

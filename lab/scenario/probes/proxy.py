@@ -9,10 +9,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from lab.faultproxy_client import FaultProxyError, parse_prometheus
 from lab.scenario import schema as s
 from lab.scenario.probes.base import COMMON_OUTPUTS, ProbeContext, ok_output
 from lab.scenario.probes.toxic import PROXY
-from lab.scenario.proxyapi import ProxyAPIError, parse_prometheus, proxy_name
+from services.ports import proxy_name_for
 
 SCHEMA = s.Fields(
     {"disable": PROXY, "enable": PROXY, "inspect": PROXY},
@@ -36,12 +37,14 @@ def run(spec: dict, ctx: ProbeContext) -> dict:
         name = spec["disable"]
         api.set_enabled(name, False)
         ctx.rollback.register(
-            f"enable proxy {proxy_name(name)}", lambda: api.set_enabled(name, True)
+            ("proxy disabled", proxy_name_for(name)),
+            f"enable proxy {proxy_name_for(name)}",
+            lambda: api.set_enabled(name, True),
         )
     elif "enable" in spec:
         name = spec["enable"]
         api.set_enabled(name, True)
-        ctx.rollback.forget(f"enable proxy {proxy_name(name)}")
+        ctx.rollback.forget(("proxy disabled", proxy_name_for(name)))
     else:
         name = spec["inspect"]
     proxy = api.proxy(name)
@@ -55,15 +58,15 @@ def run(spec: dict, ctx: ProbeContext) -> dict:
             connections = api.connections(name)
             evidence["connections"] = connections
             out["connections"] = len(connections) if isinstance(connections, list) else None
-        except ProxyAPIError as exc:
+        except FaultProxyError as exc:
             evidence["connections_error"] = str(exc)
         try:
             metrics = parse_prometheus(api.metrics_text())
-            wanted = proxy_name(name)
+            wanted = proxy_name_for(name)
             evidence["metrics"] = {
                 k: v for k, v in metrics.items() if f'"{wanted}"' in k or "{" not in k
             }
-        except ProxyAPIError as exc:
+        except FaultProxyError as exc:
             evidence["metrics_error"] = str(exc)
         out["json"] = evidence
     return ok_output(**out, elapsed=time.monotonic() - start)

@@ -46,6 +46,10 @@ SUMMARY_OUTPUTS = {
 }
 
 
+# The fields whatever the inner probe; ``outputs(spec)`` adds the inner probe's per run.
+OUTPUTS = SUMMARY_OUTPUTS
+
+
 def inner_kind(spec: dict) -> str:
     return next(k for k in REPEATABLE if k in spec)
 

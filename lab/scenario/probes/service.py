@@ -12,13 +12,14 @@ from typing import Any
 from lab.scenario import schema as s
 from lab.scenario.errors import ProbeError
 from lab.scenario.probes.base import COMMON_OUTPUTS, ProbeContext, ok_output
+from lab.text import did_you_mean
 from services.ports import SERVICES
 
 
 def _check_service(value: object) -> str | None:
     if not isinstance(value, str) or value in SERVICES:
         return None
-    return f"no service named {value!r}; the lab has: {', '.join(SERVICES)}" + s.did_you_mean(
+    return f"no service named {value!r}; the lab has: {', '.join(SERVICES)}" + did_you_mean(
         value, SERVICES
     )
 
@@ -81,8 +82,10 @@ def run(spec: dict, ctx: ProbeContext) -> dict:
     _settle(backend, service, action, ctx)
     if action in UNDO:
         undo = UNDO[action]
-        ctx.rollback.register(f"{undo} {service}", lambda: getattr(backend, undo)(service))
+        ctx.rollback.register(
+            ("service", service, undo), f"{undo} {service}", lambda: getattr(backend, undo)(service)
+        )
     else:
         # A resume/start/heal in the file does the undo itself: drop the pending one.
-        ctx.rollback.forget(f"{action} {service}")
+        ctx.rollback.forget(("service", service, action))
     return ok_output(action=action, service=service, elapsed=time.monotonic() - start)

@@ -10,45 +10,26 @@ import time
 
 from lab.scenario import schema as s
 from lab.scenario.probes.base import COMMON_OUTPUTS, ProbeContext, ok_output
-from lab.scenario.proxyapi import proxy_name
-
-TOXIC_TYPES = (
-    # Toxiproxy's TCP toxics
-    "latency",
-    "bandwidth",
-    "slow_close",
-    "timeout",
-    "reset_peer",
-    "slicer",
-    "limit_data",
-    "noop",
-    # UDP toxics (faultproxy)
-    "loss",
-    "duplicate",
-    "reorder",
-    "corrupt",
-    # HTTP-level toxics (faultproxy)
-    "http_status",
-    "http_delay",
-    "http_reset",
-    "http_malformed",
-    "http_drip",
-)
-
-
-def known_proxies() -> list[str]:
-    from lab.proxies import standard_proxies
-
-    return [p["name"] for p in standard_proxies()]
+from lab.text import did_you_mean
+from lab.toxics import DEFAULT_STREAM, STREAMS, default_toxic_name, toxic_type_names
+from services.ports import proxy_name_for, proxy_names
 
 
 def _check_proxy(value: object) -> str | None:
-    names = known_proxies()
-    if not isinstance(value, str) or proxy_name(value) in names:
+    names = proxy_names()
+    if not isinstance(value, str) or proxy_name_for(value) in names:
         return None
-    return f"no proxy named {value!r}; the lab has: {', '.join(names)}" + s.did_you_mean(
-        proxy_name(value), names
+    return f"no proxy named {value!r}; the lab has: {', '.join(names)}" + did_you_mean(
+        proxy_name_for(value), names
     )
+
+
+def _check_type(value: object) -> str | None:
+    # Asked of faultproxy when a file is validated, not when the lab starts.
+    names = toxic_type_names()
+    if value in names:
+        return None
+    return f"{value!r} is not one of {', '.join(names)}" + did_you_mean(str(value), names)
 
 
 PROXY = s.Str(_check_proxy)
@@ -59,9 +40,9 @@ SCHEMA = s.Fields(
         "add": s.Fields(
             {
                 "proxy": PROXY,
-                "type": s.Choice(TOXIC_TYPES),
+                "type": s.Str(_check_type),
                 "name": s.Str(),
-                "stream": s.Choice(("upstream", "downstream")),
+                "stream": s.Choice(STREAMS),
                 "toxicity": s.Num(0, 1),
                 "attributes": ATTRIBUTES,
             },
@@ -80,8 +61,8 @@ SCHEMA = s.Fields(
 OUTPUTS = {**COMMON_OUTPUTS, "toxic": "the toxic as the proxy API returned it"}
 
 
-def undo_name(proxy: str, name: str) -> str:
-    return f"remove toxic {name} from {proxy_name(proxy)}"
+def undo_key(proxy: str, name: str) -> tuple[str, str, str]:
+    return ("toxic", proxy_name_for(proxy), name)
 
 
 def run(spec: dict, ctx: ProbeContext) -> dict:
@@ -89,8 +70,8 @@ def run(spec: dict, ctx: ProbeContext) -> dict:
     start = time.monotonic()
     if "add" in spec:
         add = spec["add"]
-        stream = add.get("stream", "downstream")
-        name = add.get("name") or f"{add['type']}_{stream}"
+        stream = add.get("stream", DEFAULT_STREAM)
+        name = add.get("name") or default_toxic_name(add["type"], stream)
         body = {
             "name": name,
             "type": add["type"],
@@ -99,8 +80,12 @@ def run(spec: dict, ctx: ProbeContext) -> dict:
             "attributes": add.get("attributes") or {},
         }
         toxic = api.add_toxic(add["proxy"], body)
-        proxy = add["proxy"]
-        ctx.rollback.register(undo_name(proxy, name), lambda: api.remove_toxic(proxy, name))
+        proxy, added = add["proxy"], toxic["name"]  # undo what the API created, by its name
+        ctx.rollback.register(
+            undo_key(proxy, added),
+            f"remove toxic {added} from {proxy_name_for(proxy)}",
+            lambda: api.remove_toxic(proxy, added),
+        )
     elif "update" in spec:
         update = spec["update"]
         changes = {k: update[k] for k in ("toxicity", "attributes") if k in update}
@@ -108,6 +93,6 @@ def run(spec: dict, ctx: ProbeContext) -> dict:
     else:
         remove = spec["remove"]
         api.remove_toxic(remove["proxy"], remove["name"])
-        ctx.rollback.forget(undo_name(remove["proxy"], remove["name"]))
+        ctx.rollback.forget(undo_key(remove["proxy"], remove["name"]))
         toxic = None
     return ok_output(toxic=toxic, elapsed=time.monotonic() - start)

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from lab.scenario.proxyapi import ProxyAPI
+from lab.faultproxy_client import FaultProxyClient
 from services.common.paths import REPO_ROOT
 
 
@@ -38,7 +38,7 @@ def lab(
 
 
 def assert_clean(backend) -> None:
-    api = ProxyAPI(backend.faultproxy_url())
+    api = FaultProxyClient(backend.faultproxy_url())
     try:
         assert api.dirty() == []
     finally:
@@ -89,7 +89,7 @@ def test_sigint_rolls_everything_back(local_lab, tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
         text=True,
     )
-    api = ProxyAPI(local_lab.faultproxy_url())
+    api = FaultProxyClient(local_lab.faultproxy_url())
     try:
         deadline = time.monotonic() + 30
         while "rawhttp-blocking" not in local_lab.paused_or_stopped():
@@ -200,3 +200,35 @@ def test_bad_input_on_the_command_line(tmp_path: Path) -> None:
     names = {row["name"] for row in json.loads(listing.stdout)}
     assert {"held-connection", "udp-loss-levels", "partition", "bandwidth-cap"} <= names
     assert lab("validate").returncode == 0
+
+
+def test_a_scenario_named_by_its_path_as_ls_shows_it(tmp_path: Path) -> None:
+    """`ls scenarios/` shows THEME/NAME.yaml: each spelling of it picks that one file."""
+    for spelling in (
+        "timeouts/read-timeout-latency",
+        "timeouts/read-timeout-latency.yaml",
+        "scenarios/timeouts/read-timeout-latency.yaml",
+        "scenarios/timeouts/read-timeout-latency",
+    ):
+        done = lab("validate", spelling)
+        assert done.returncode == 0, (spelling, done.stdout + done.stderr)
+        assert "1 scenario(s) valid" in done.stdout, spelling
+    listing = lab("validate", "timeouts/read-timeout-latency", "timeouts/slow-close")
+    assert "2 scenario(s) valid" in listing.stdout, listing.stdout + listing.stderr
+    # A typo is refused before anything runs (the lab need not be up), with the right name.
+    env = {"WIRELAB_STATE_DIR": str(tmp_path), "WIRELAB_PORT_OFFSET": "1"}
+    done = lab("run", "timeouts/read-timeot-latency", env=env)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "did you mean 'timeouts/read-timeout-latency'?" in done.stderr
+    assert "Traceback" not in done.stderr
+    done = lab("run", "nowhere/read-timeout-latency.yaml", env=env)
+    assert done.returncode == 2 and "no such scenario file" in done.stderr
+
+
+def test_lab_run_theme_slash_name_runs_that_scenario(local_lab, tmp_path: Path) -> None:
+    journal = tmp_path / "j.json"
+    done = lab("run", "timeouts/read-timeout-latency", "--json", str(journal))
+    assert done.returncode == 0, done.stdout + done.stderr
+    ran = [(s["name"], s["status"]) for s in json.loads(journal.read_text())["scenarios"]]
+    assert ran == [("read-timeout-latency", "passed")]
+    assert_clean(local_lab)

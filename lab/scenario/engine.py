@@ -7,7 +7,6 @@ reaches the main thread at once; the rollback then runs before anything else.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -16,11 +15,14 @@ from typing import Any, Protocol
 
 import httpx
 
+from lab.backends.base import CAPABILITY_NOTES, Backend
+from lab.faultproxy_client import FaultProxyClient
 from lab.scenario.errors import NO_ERROR, ProbeError
-from lab.scenario.expectations import Outcome, check
+from lab.scenario.expectations import ExpectationOutcome, check
 from lab.scenario.model import Scenario, Step
 from lab.scenario.probes import ACTIONS, PROBES
 from lab.scenario.probes.base import ProbeContext
+from lab.scenario.restapi_isolation import RestapiIsolation
 from lab.scenario.rollback import Rollback, RollbackAction, signals_deferred
 from lab.scenario.variables import resolve_runtime
 
@@ -32,12 +34,12 @@ class StepRecord:
     duration: float  # wall time of the step, engine included
     probe_time: float  # time inside the probe itself
     output: dict
-    outcomes: list[Outcome] = field(default_factory=list)
+    outcomes: list[ExpectationOutcome] = field(default_factory=list)
     status: str = "passed"  # passed | failed | error
     error: str = ""
     nested: list[StepRecord] = field(default_factory=list)
 
-    def failures(self) -> list[tuple[StepRecord, Outcome]]:
+    def failures(self) -> list[tuple[StepRecord, ExpectationOutcome]]:
         found = [(self, o) for o in self.outcomes if not o.ok]
         for child in self.nested:
             found += child.failures()
@@ -112,50 +114,24 @@ def _steps(steps: list[Step]) -> list[Step]:
     return out
 
 
-def _uses(scenario: Scenario, predicate: Callable[[Step], bool]) -> bool:
-    return any(predicate(s) for s in _steps(scenario.setup + scenario.steps + scenario.teardown))
+def _all_steps(scenario: Scenario) -> list[Step]:
+    return _steps(scenario.setup + scenario.steps + scenario.teardown)
 
 
-def _may_touch_restapi(step: Step) -> bool:
-    """Could this step have sent anything to restapi (directly or through the proxy)?"""
-    if step.kind in ("exec", "parallel"):
-        return step.kind == "exec"  # a program may talk to anything
-    text = repr(step.spec)
-    literal_address = re.search(r"'target': '[^']*:\d+'", text) is not None
-    return "restapi" in text or "'url'" in text or "${" in text or literal_address
-
-
-# Why a scenario is skipped should say where it does run. A backend may explain a missing
-# capability better (``capability_note(capability)``: the docker backend knows whether it
-# sits behind docker-proxy or inside the network without an engine); else this table.
-CAPABILITY_NOTES = {
-    "pause": "pausing a service needs a backend that controls its process or container: "
-    "run it from the host (`lab up --backend local` or `--backend docker`)",
-    "stop": "stopping a service needs a backend that controls its process or container: "
-    "run it from the host (`lab up --backend local` or `--backend docker`)",
-    "partition": "a partition disconnects a container from its network: "
-    "run it on `lab up --backend docker`",
-    "raw-transport": "the client must reach the services with no proxy in between, so "
-    "refused, RST and UDP bursts are seen as they happen: run it on `lab up --backend local` "
-    "or inside the Compose network (`docker-compose --profile runner run --rm lab run all`)",
-}
-CAPABILITY_NOTES["resume"] = CAPABILITY_NOTES["pause"]
-CAPABILITY_NOTES["start"] = CAPABILITY_NOTES["stop"]
-CAPABILITY_NOTES["heal"] = CAPABILITY_NOTES["partition"]
-
-
-def skip_reason(scenario: Scenario, backend: Any) -> str | None:
+def skip_reason(scenario: Scenario, backend: Backend | None) -> str | None:
+    """Why a scenario cannot run on this backend (None: it can). No backend (engine-only
+    unit tests) has no capability."""
     if not scenario.needs:
         return None
-    have = getattr(backend, "capabilities", frozenset())
+    have = backend.capabilities if backend is not None else frozenset()
     missing = [need for need in scenario.needs if need not in have]
     if not missing:
         return None
-    name = getattr(backend, "name", "this")
-    explain = getattr(backend, "capability_note", None)
+    name = backend.name if backend is not None else "this"
+    explain = backend.capability_note if backend is not None else CAPABILITY_NOTES.get
     notes: list[str] = []
     for need in missing:
-        note = (explain(need) if callable(explain) else None) or CAPABILITY_NOTES.get(need)
+        note = explain(need)
         if note and note not in notes:
             notes.append(note)
     plural = "capabilities" if len(missing) > 1 else "capability"
@@ -167,8 +143,8 @@ def skip_reason(scenario: Scenario, backend: Any) -> str | None:
 class Runner:
     def __init__(
         self,
-        backend: Any,
-        proxy_api: Any,
+        backend: Backend | None,
+        proxy_api: FaultProxyClient | None,
         listener: Listener | None = None,
         resolve: Callable[[str], tuple[str, int]] | None = None,
     ):
@@ -180,10 +156,10 @@ class Runner:
         self.cancel = threading.Event()
         self._scenario_started = time.time()
         self._service_leftovers: list[str] | None = None
-        self._restapi_dirty = True  # unknown until this runner has reset it once
         self._proxy_clean_at = -1e9  # when the proxy was last read back clean
         # One client for the lab's own endpoints (creating one per call costs ~10 ms).
         self._http = httpx.Client(timeout=5.0, trust_env=False)
+        self._restapi = RestapiIsolation(backend, self._http)
 
     # -- addressing --------------------------------------------------------------------
     def resolve(self, target: str) -> tuple[str, int]:
@@ -249,7 +225,7 @@ class Runner:
         rollback = Rollback()
         self.cancel.clear()
         ctx = ProbeContext(
-            restapi_reset=self._restapi_reset,
+            restapi_reset=self._restapi.reset,
             resolve=self.resolve,
             rollback=rollback,
             scenario_dir=scenario.path.parent,
@@ -294,10 +270,12 @@ class Runner:
         self._service_leftovers = None
         self._proxy_leftovers: list[str] | None = None
         careful = result.status in ("error", "interrupted")
-        check_services = careful or _uses(scenario, lambda step: step.kind in ("service", "exec"))
+        check_services = careful or any(
+            step.kind in ("service", "exec") for step in _all_steps(scenario)
+        )
         if not check_services:
             self._service_leftovers = []  # no step could pause or stop a service
-        self._restapi_dirty = careful or _uses(scenario, _may_touch_restapi)
+        self._restapi.after_scenario(_all_steps(scenario), careful)
         result.rollback = rollback.run(self._safety_net(check_services))
         result.leftovers = self._leftovers()
         if result.leftovers and result.status == "passed":
@@ -322,25 +300,15 @@ class Runner:
                 result.status = "error" if record.status == "error" else "failed"
 
     # -- isolation and rollback ----------------------------------------------------------
-    def _restapi_reset(self) -> None:
-        if self.backend is None:
-            return
-        url = self.backend.url("restapi") + "/_lab/reset"
-        response = self._http.post(url)
-        if response.status_code >= 400:
-            raise RuntimeError(f"POST {url} -> {response.status_code}: {response.text[:200]}")
-
     def _isolate(self) -> None:
         """Each scenario starts from a known lab: no toxics, proxies enabled, seed data.
 
         restapi is reset only when something since the last reset may have talked to it
-        (its reset rewrites the database, the largest fixed cost of a scenario)."""
+        (see restapi_isolation.py)."""
         recently_clean = time.monotonic() - self._proxy_clean_at < 1.0
         if self.proxy_api is not None and not recently_clean:
             self.proxy_api.reset()
-        if self._restapi_dirty:
-            self._restapi_reset()
-            self._restapi_dirty = False
+        self._restapi.before_scenario()
 
     def _safety_net(self, check_services: bool = True) -> list[tuple[str, Callable[[], None]]]:
         """Undo that does not trust the log. restapi's own settings are undone by the

@@ -10,17 +10,17 @@ from pathlib import Path
 
 import pytest
 
+from lab.faultproxy_client import FaultProxyClient
+from lab.scenario.engine import QuietListener, Runner
 from lab.scenario.journal import journal
 from lab.scenario.junit import junit_xml
-from lab.scenario.proxyapi import ProxyAPI
-from lab.scenario.runner import QuietListener, Runner
 from lab.targets import split_host_port
 from services.common.processes import free_port, service_process, wait_tcp
 from tests.lab.scenario import servers
 from tests.lab.scenario.helpers import load
 
 
-def runner(proxy_api: ProxyAPI | None = None, listener=None) -> Runner:
+def runner(proxy_api: FaultProxyClient | None = None, listener=None) -> Runner:
     return Runner(None, proxy_api, listener, resolve=lambda t: split_host_port(t))
 
 
@@ -141,13 +141,13 @@ def test_reports_journal_and_junit(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def proxy() -> Iterator[tuple[ProxyAPI, int]]:
+def proxy() -> Iterator[tuple[FaultProxyClient, int]]:
     """A faultproxy process with one proxy named `rawhttp` in front of an echo server."""
     with servers.tcp_server(servers.echo) as upstream:
         api_port = free_port()
         args = ["-m", "services.faultproxy", "--host", "127.0.0.1", "--port", str(api_port)]
         with service_process(args, lambda: wait_tcp(api_port, timeout=0.5)):
-            api = ProxyAPI(f"http://127.0.0.1:{api_port}")
+            api = FaultProxyClient(f"http://127.0.0.1:{api_port}")
             listen = free_port()
             api._call(
                 "POST",
@@ -181,7 +181,9 @@ steps:
 """
 
 
-def test_rollback_after_pass_and_failure(tmp_path: Path, proxy: tuple[ProxyAPI, int]) -> None:
+def test_rollback_after_pass_and_failure(
+    tmp_path: Path, proxy: tuple[FaultProxyClient, int]
+) -> None:
     api, port = proxy
     passing = load(tmp_path, SCENARIO.format(port=port, elapsed="{min: 0.28}"))
     [result] = runner(api).run([passing])
@@ -204,7 +206,7 @@ class ExplodingListener(QuietListener):
             raise RuntimeError("listener broke")
 
 
-def test_rollback_after_an_exception(tmp_path: Path, proxy: tuple[ProxyAPI, int]) -> None:
+def test_rollback_after_an_exception(tmp_path: Path, proxy: tuple[FaultProxyClient, int]) -> None:
     api, port = proxy
     scenario = load(tmp_path, SCENARIO.format(port=port, elapsed="{min: 0}"))
     [result] = runner(api, ExplodingListener()).run([scenario])
@@ -213,7 +215,7 @@ def test_rollback_after_an_exception(tmp_path: Path, proxy: tuple[ProxyAPI, int]
 
 
 def test_a_fault_the_proxy_refuses_is_an_error_and_still_rolled_back(
-    tmp_path: Path, proxy: tuple[ProxyAPI, int]
+    tmp_path: Path, proxy: tuple[FaultProxyClient, int]
 ) -> None:
     api, port = proxy
     scenario = load(

@@ -1,27 +1,39 @@
-"""A small client for the fault proxy's Toxiproxy-compatible HTTP API.
+"""The lab's one client for the fault proxy's Toxiproxy-compatible HTTP API.
 
-Only what scenarios need: toxics, enable/disable, reset, and the read-only views
-(proxies, connections, metrics) that checks use as evidence.
+The CLI (`lab proxies`), the scenario engine and the exercise checks all use it: toxics,
+enable/disable, reset, populate/export, and the read-only views (proxies, connections,
+metrics) that checks use as evidence. A proxy may be named as its endpoint
+(``rawhttp.echo``, ``rawhttp.echo.via_proxy``) or as the proxy (``rawhttp_echo``):
+`services.ports.proxy_name_for` says which proxy that is.
 """
 
 from __future__ import annotations
 
+from types import TracebackType
 from typing import Any
 
 import httpx
 
+from services.ports import proxy_name_for
 
-class ProxyAPIError(Exception):
+
+class FaultProxyError(Exception):
     """The proxy API refused a request or could not be reached; the message says which."""
 
 
-def proxy_name(name: str) -> str:
-    """Scenario files may write the endpoint (``rawhttp.echo``) or the proxy (``rawhttp_echo``)."""
-    name = name.removesuffix(".via_proxy")
-    return name.replace(".", "_")
+class FaultProxyUnreachable(FaultProxyError):
+    """The API did not answer (the lab is down, or the address is wrong)."""
 
 
-class ProxyAPI:
+class FaultProxyRefused(FaultProxyError):
+    """The API answered with an error ``status`` (an unknown proxy, an invalid toxic...)."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
+
+
+class FaultProxyClient:
     def __init__(self, base_url: str, timeout: float = 5.0):
         self.base_url = base_url.rstrip("/")
         # No proxy settings from the environment: the lab API is always on loopback.
@@ -30,11 +42,22 @@ class ProxyAPI:
     def close(self) -> None:
         self._client.close()
 
+    def __enter__(self) -> FaultProxyClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
     def _call(self, method: str, path: str, body: Any = None) -> Any:
         try:
             response = self._client.request(method, path, json=body)
         except httpx.HTTPError as exc:
-            raise ProxyAPIError(
+            raise FaultProxyUnreachable(
                 f"fault proxy API at {self.base_url} unreachable ({type(exc).__name__}: {exc})"
             ) from None
         if response.status_code >= 400:
@@ -42,7 +65,10 @@ class ProxyAPI:
                 message = response.json().get("error", response.text)
             except ValueError:
                 message = response.text
-            raise ProxyAPIError(f"{method} {path} -> {response.status_code}: {message.strip()}")
+            raise FaultProxyRefused(
+                f"{method} {path} -> {response.status_code}: {message.strip()}",
+                response.status_code,
+            )
         if not response.content:
             return None
         try:
@@ -52,16 +78,16 @@ class ProxyAPI:
 
     # -- changes (each has an undo the rollback uses) ---------------------------------------
     def add_toxic(self, proxy: str, toxic: dict) -> dict:
-        return self._call("POST", f"/proxies/{proxy_name(proxy)}/toxics", toxic)
+        return self._call("POST", f"/proxies/{proxy_name_for(proxy)}/toxics", toxic)
 
     def update_toxic(self, proxy: str, name: str, changes: dict) -> dict:
-        return self._call("POST", f"/proxies/{proxy_name(proxy)}/toxics/{name}", changes)
+        return self._call("POST", f"/proxies/{proxy_name_for(proxy)}/toxics/{name}", changes)
 
     def remove_toxic(self, proxy: str, name: str) -> None:
-        self._call("DELETE", f"/proxies/{proxy_name(proxy)}/toxics/{name}")
+        self._call("DELETE", f"/proxies/{proxy_name_for(proxy)}/toxics/{name}")
 
     def set_enabled(self, proxy: str, enabled: bool) -> dict:
-        return self._call("POST", f"/proxies/{proxy_name(proxy)}", {"enabled": enabled})
+        return self._call("POST", f"/proxies/{proxy_name_for(proxy)}", {"enabled": enabled})
 
     def reset(self) -> None:
         self._call("POST", "/reset")
@@ -79,21 +105,26 @@ class ProxyAPI:
         return self._call("GET", "/proxies") or {}
 
     def proxy(self, proxy: str) -> dict:
-        return self._call("GET", f"/proxies/{proxy_name(proxy)}")
+        return self._call("GET", f"/proxies/{proxy_name_for(proxy)}")
+
+    def stats(self, proxy: str) -> dict[str, float]:
+        """Live counters of one proxy: connections_total, bytes_upstream, bytes_downstream..."""
+        stats = self.proxy(proxy).get("stats") or {}
+        return {k: v for k, v in stats.items() if isinstance(v, int | float)}
 
     def toxics(self, proxy: str) -> list[dict]:
-        return self._call("GET", f"/proxies/{proxy_name(proxy)}/toxics") or []
+        return self._call("GET", f"/proxies/{proxy_name_for(proxy)}/toxics") or []
 
     def connections(self, proxy: str) -> Any:
-        return self._call("GET", f"/proxies/{proxy_name(proxy)}/connections")
+        return self._call("GET", f"/proxies/{proxy_name_for(proxy)}/connections")
 
     def metrics_text(self) -> str:
         try:
             response = self._client.get("/metrics")
         except httpx.HTTPError as exc:
-            raise ProxyAPIError(f"fault proxy metrics unreachable ({exc})") from None
+            raise FaultProxyUnreachable(f"fault proxy metrics unreachable ({exc})") from None
         if response.status_code != 200:
-            raise ProxyAPIError(f"GET /metrics -> {response.status_code}")
+            raise FaultProxyRefused(f"GET /metrics -> {response.status_code}", response.status_code)
         return response.text
 
     def dirty(self) -> list[str]:
