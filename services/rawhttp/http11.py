@@ -387,7 +387,7 @@ class RequestParser:
         if te_seen:
             unknown = [c for c in codings if c.split(";")[0].strip(OWS) not in KNOWN_CODINGS]
             if unknown:
-                return self._fail(501, f"unknown transfer coding {show_text(unknown[0])}")
+                return self._fail(501, f"unknown transfer coding {unknown[0]!r}")
             if not codings or codings[-1] != "chunked" or codings.count("chunked") > 1:
                 return self._fail(
                     400, f"Transfer-Encoding {', '.join(codings)!r}: chunked must be last, once"
@@ -399,7 +399,7 @@ class RequestParser:
             if len(set(lengths)) > 1:
                 return self._fail(400, f"conflicting Content-Length values {', '.join(lengths)}")
             if _DIGITS_RE.fullmatch(lengths[0].encode("latin-1")) is None:
-                return self._fail(400, f"Content-Length is not a number: {show_text(lengths[0])}")
+                return self._fail(400, f"Content-Length is not a number: {lengths[0]!r}")
             length = int(lengths[0])
             if length > self.limits.max_body:
                 return self._fail(

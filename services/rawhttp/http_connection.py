@@ -20,6 +20,7 @@ from services.rawhttp.http11 import (
     Request,
     RequestParser,
 )
+from services.rawhttp.methods import method_answer
 from services.rawhttp.request_log import RequestLog
 from services.rawhttp.responses import CONTINUE, encode, error_response
 
@@ -31,6 +32,7 @@ class HttpSettings:
     limits: Limits = Limits()
     header_timeout: float = 10.0  # the whole head must arrive within this (slowloris)
     idle_timeout: float = 15.0  # a keep-alive connection with no request is closed after this
+    strict: bool = True  # CRLF only and the strict framing rules (see http11.RequestParser)
 
 
 class HttpConnection:
@@ -41,7 +43,7 @@ class HttpConnection:
         self.request_log = request_log
         self.settings = settings
         self.peer = peer
-        self.parser = RequestParser(settings.limits)
+        self.parser = RequestParser(settings.limits, strict=settings.strict)
         self.closing = False
         self.requests = 0
         self._out: list[bytes] = []
@@ -125,7 +127,7 @@ class HttpConnection:
         if self._debug:
             log.debug("raw request from %s:\n%s", self.peer, request.raw.decode("latin-1"))
         try:
-            response = self.app.handle(request)
+            response = method_answer(request) or self.app.handle(request)
         except Exception:  # a bug in a route must cost one 500, not the connection loop
             log.exception("route failed for %s %s", request.method, request.target[:200])
             response = error_response(500, "the server failed on this request; see its log")
