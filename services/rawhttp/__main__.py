@@ -89,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--header-timeout", type=_positive(float), default=10.0, help="seconds (408)")
     p.add_argument("--idle-timeout", type=_positive(float), default=15.0, help="keep-alive idle s")
     p.add_argument("--max-body", type=_positive(int), default=Limits().max_body, help="bytes (413)")
+    p.add_argument(
+        "--min-body-rate",
+        type=_positive(float),
+        default=HttpSettings().min_body_rate,
+        help="bytes/s a body must average after --header-timeout of grace (408)",
+    )
     parsing = p.add_mutually_exclusive_group()
     parsing.add_argument(
         "--strict",
@@ -136,6 +142,7 @@ def main(argv: list[str] | None = None) -> None:
         limits=Limits(max_body=args.max_body),
         header_timeout=args.header_timeout,
         idle_timeout=args.idle_timeout,
+        min_body_rate=args.min_body_rate,
         strict=parsing == "strict",
     )
     app = App(StaticFiles(docroot), request_log, args.mode)

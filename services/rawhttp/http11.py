@@ -169,6 +169,7 @@ class RequestParser:
         self._chunk_left = 0
         self._continue_sent = False
         self._trailers_from = 0
+        self._body_from = 0  # where the current message's body starts in the buffer
 
     # -- input ------------------------------------------------------------------------
     def feed(self, data: bytes) -> None:
@@ -195,6 +196,11 @@ class RequestParser:
     @property
     def reading_head(self) -> bool:
         return self.state is HEAD
+
+    @property
+    def body_received(self) -> int:
+        """Bytes of the current message after its head (chunk framing included)."""
+        return 0 if self.state is HEAD or self.state is ERROR else len(self._buf) - self._body_from
 
     def feed_eof(self) -> ProtocolError | None:
         """The peer closed its side. An unfinished request is an error worth logging."""
@@ -413,7 +419,7 @@ class RequestParser:
             # framing; it is processed, then the connection is closed.
             keep_alive = "keep-alive" in connection and "close" not in connection and not te_seen
         self._head = (method, target, version, headers, keep_alive)
-        self._pos = head_end
+        self._pos = self._body_from = head_end
         self._continue_sent = not (expect == "100-continue" and version == "HTTP/1.1")
         if chunked:
             self.state = CHUNK_SIZE
