@@ -198,6 +198,8 @@ def test_port_in_use_is_one_line_and_exit_2(tmp_path):
         (["--port", "http"], "not a port number"),
         (["--workers", "0"], "must be greater than 0"),
         (["--docroot", "/no/such/dir"], "does not exist"),
+        (["--strict", "--lenient"], "not allowed with argument"),
+        (["--min-body-rate", "0"], "must be greater than 0"),
     ],
 )
 def test_bad_command_lines_say_why(tmp_path, args, words):
@@ -264,3 +266,38 @@ def test_debug_log_shows_raw_requests_and_one_line_per_request(tmp_path):
     text = log_path.read_text()
     assert "X-Student: hello there" in text  # the raw request, at debug level
     assert '"GET /notes.txt" 200' in text  # and the one-line summary
+
+
+def test_bad_parsing_env_var_says_why(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "services.rawhttp", "--http-only", "--state-dir", str(tmp_path),
+         "--port", str(free_port())],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=20,
+        env={**__import__("os").environ, "WIRELAB_RAWHTTP_PARSING": "loose"},
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "WIRELAB_RAWHTTP_PARSING='loose': expected one of strict, lenient" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+LF_HEAD = b"GET /healthz HTTP/1.1\nHost: t\nConnection: close\n\n"
+
+
+@pytest.mark.parametrize(
+    ("env", "flag", "status"),
+    [
+        ({}, None, 400),  # strict by default
+        ({"WIRELAB_RAWHTTP_PARSING": "lenient"}, None, 200),
+        ({"WIRELAB_RAWHTTP_PARSING": "lenient"}, "--strict", 400),  # the flag wins
+        ({}, "--lenient", 200),
+    ],
+)
+def test_parsing_choice_from_flag_or_env(tmp_path, env, flag, status):
+    server = Server(free_port(), state_dir=tmp_path / "state")
+    args = start_args(server, "selectors", "--http-only", *([flag] if flag else []))
+    environ = {**__import__("os").environ, **env}
+    with service_process(args, lambda: health_ready(server.port), env=environ, timeout=30):
+        with connect(server.port) as sock:
+            sock.sendall(LF_HEAD)
+            data = recv_until_eof(sock)
+    assert data.startswith(b"HTTP/1.1 %d " % status), data[:200]
