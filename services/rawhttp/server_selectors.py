@@ -109,7 +109,7 @@ class SelectorServer:
                     try:
                         if mask & READ:
                             self._on_readable(conn)
-                        if mask & WRITE and conn.sock.fileno() >= 0:
+                        if mask & WRITE and conn.sock.fileno() >= 0 and not conn.busy:
                             self._on_writable(conn)
                     except Exception:
                         log.exception("connection %s failed", conn.peer)
