@@ -17,7 +17,15 @@ beside a peer, ratio = ours / peer (for latency, lower is better, so the ratio i
 and the server's CPU time per request (user + system, from /proc; ratio peer / ours),
 which a busy shared machine disturbs far less than req/s.
 
-Run: ``python -m bench.bench_rawhttp [--quick]`` or ``python -m bench rawhttp``.
+Slow and idle clients (``slow_client_rows``, issue 19), threads mode beside selectors:
+
+- slowloris: 500 connections each holding a head open (a header line per second, and a
+  reconnect after each 408) while a normal ``GET /healthz`` is probed every 0.2 s with a
+  2 s timeout; the figure is the % of probes answered 200 (target >= 95 %);
+- keep-alive: ``wrk -c50`` on ``/healthz``; the figure is the count of non-2xx answers and
+  socket errors (target 0).
+
+Run: ``python -m bench.bench_rawhttp [--quick] [--slow-clients]`` or ``python -m bench rawhttp``.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -341,12 +350,109 @@ def run(quick: bool = False) -> list[dict]:
                 {"name": f"{result.server} errors", "figure": result.errors, "unit": "responses",
                  "peer": "", "peer_figure": None, "ratio": None}
             )  # fmt: skip
+    return rows + slow_client_rows(quick)
+
+
+# -- slow and idle clients --------------------------------------------------------------
+
+SLOWLORIS = 500
+
+
+def _slowloris(port: int, stop: float) -> int:
+    """Hold ``SLOWLORIS`` heads open until ``stop`` (monotonic); the connections opened."""
+    head = b"GET / HTTP/1.1\r\nHost: b\r\n"
+    socks: list[socket.socket | None] = [None] * SLOWLORIS
+    opened = 0
+    while time.monotonic() < stop:
+        for i in range(SLOWLORIS):
+            sock = socks[i]
+            try:
+                if sock is None:
+                    sock = socket.create_connection(("127.0.0.1", port), timeout=1)
+                    sock.sendall(head)
+                    sock.setblocking(False)
+                    socks[i] = sock
+                    opened += 1
+                else:
+                    sock.send(b"X-a: b\r\n")  # one more header line, never the blank one
+            except OSError:  # a 408 and a close, or a refusal: come back with a new one
+                if sock is not None:
+                    sock.close()
+                socks[i] = None
+            if time.monotonic() >= stop:
+                break
+        time.sleep(1.0)
+    for sock in socks:
+        if sock is not None:
+            sock.close()
+    return opened
+
+
+def _probe_during_slowloris(port: int, seconds: float) -> float:
+    """% of normal GETs answered 200 within 2 s while a slowloris attack runs."""
+    stop = time.monotonic() + seconds + 3
+    attacker = threading.Thread(target=_slowloris, args=(port, stop), daemon=True)
+    attacker.start()
+    time.sleep(3)  # let the attack fill whatever it can fill
+    served = tried = 0
+    request = b"GET /healthz HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n"
+    while time.monotonic() < stop:
+        tried += 1
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+                sock.sendall(request)
+                if sock.recv(64).startswith(b"HTTP/1.1 200 "):
+                    served += 1
+        except OSError:
+            pass
+        time.sleep(0.2)
+    attacker.join(timeout=15)
+    return 100.0 * served / tried if tried else 0.0
+
+
+def slow_client_rows(quick: bool = False) -> list[dict]:
+    seconds = 5 if quick else 15
+    rows: list[dict] = []
+    results: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-rawhttp-slow-") as tmp:
+        # The threads mode with its default pool (32), which 32 idle clients used to fill.
+        servers = {
+            label: argv[: argv.index("--workers")] if "--workers" in argv else argv
+            for label, argv, _ in _servers(Path(tmp))[:2]
+        }
+        for label, argv in servers.items():
+            port = _free_port()
+            proc = _start(argv, port)
+            try:
+                _wait_http(port, "/healthz")
+                figures = {"slowloris": _probe_during_slowloris(port, seconds)}
+                if shutil.which("wrk"):
+                    figures["keep-alive"] = float(_wrk(port, "/healthz", min(seconds, 5))[3])
+                results[label] = figures
+            finally:
+                _stop(proc)
+    ours, peer = results["rawhttp threads"], results["rawhttp selectors"]
+
+    def add(name: str, key: str, unit: str, lower_is_better: bool) -> None:
+        a, b = ours[key], peer[key]
+        if lower_is_better:  # errors: 0 against 0 is as good as the peer
+            ratio = 1.0 if a == b else (b / a if a else None)
+        else:
+            ratio = a / b if b else None
+        rows.append(
+            {"name": name, "figure": round(a, 3), "unit": unit, "peer": "rawhttp selectors",
+             "peer_figure": round(b, 3), "ratio": None if ratio is None else round(ratio, 3)}
+        )  # fmt: skip
+
+    add(f"threads served during {SLOWLORIS}-conn slowloris", "slowloris", "%", False)
+    if "keep-alive" in ours:
+        add(f"threads non-2xx, wrk -c{CONNECTIONS} keep-alive", "keep-alive", "responses", True)
     return rows
 
 
 def main() -> None:
     quick = "--quick" in sys.argv[1:]
-    rows = run(quick=quick)
+    rows = slow_client_rows(quick) if "--slow-clients" in sys.argv[1:] else run(quick=quick)
     width = max(len(r["name"]) for r in rows)
     print(f"{'measurement':<{width}}  {'figure':>10} {'unit':<6} {'peer':<18} {'peer':>10}  ratio")
     for r in rows:

@@ -2,6 +2,7 @@
 
     python -m services.rawhttp --host H --port P --echo-port P --line-port P \\
         --https-port P --mode selectors --state-dir S [--docroot D] [--log-level debug]
+        [--strict | --lenient]
     python -m services.rawhttp --host H --port P --mode blocking --http-only --state-dir S
 """
 
@@ -36,6 +37,8 @@ from services.rawhttp.static_files import StaticFiles, check_docroot, default_do
 
 SERVICE = "rawhttp"
 MODES = ("selectors", "threads", "blocking")
+PARSING_ENV = "WIRELAB_RAWHTTP_PARSING"
+PARSINGS = ("strict", "lenient")
 
 
 def _port(name: str) -> int:
@@ -86,7 +89,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--header-timeout", type=_positive(float), default=10.0, help="seconds (408)")
     p.add_argument("--idle-timeout", type=_positive(float), default=15.0, help="keep-alive idle s")
     p.add_argument("--max-body", type=_positive(int), default=Limits().max_body, help="bytes (413)")
+    p.add_argument(
+        "--min-body-rate",
+        type=_positive(float),
+        default=HttpSettings().min_body_rate,
+        help="bytes/s a body must average after --header-timeout of grace (408)",
+    )
+    parsing = p.add_mutually_exclusive_group()
+    parsing.add_argument(
+        "--strict",
+        dest="parsing",
+        action="store_const",
+        const="strict",
+        help=f"CRLF only, strict framing (the default; or ${PARSING_ENV}=strict)",
+    )
+    parsing.add_argument(
+        "--lenient",
+        dest="parsing",
+        action="store_const",
+        const="lenient",
+        help=f"also what RFC 9112 lets a recipient accept, e.g. bare LF (${PARSING_ENV}=lenient)",
+    )
     return p
+
+
+def parsing_choice(flag: str | None) -> str:
+    """The flag, else the environment, else strict; a bad environment value is an error."""
+    if flag is not None:
+        return flag
+    value = os.environ.get(PARSING_ENV, "strict").strip().lower() or "strict"
+    if value not in PARSINGS:
+        raise ServiceStartError(
+            f"{PARSING_ENV}={os.environ[PARSING_ENV]!r}: expected one of {', '.join(PARSINGS)}"
+        )
+    return value
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -100,11 +136,14 @@ def main(argv: list[str] | None = None) -> None:
     http_name = "rawhttp.blocking" if blocking_twin else "rawhttp"
     service_label = "rawhttp-blocking" if blocking_twin else SERVICE
 
+    parsing = parsing_choice(args.parsing)
     request_log = RequestLog()
     settings = HttpSettings(
         limits=Limits(max_body=args.max_body),
         header_timeout=args.header_timeout,
         idle_timeout=args.idle_timeout,
+        min_body_rate=args.min_body_rate,
+        strict=parsing == "strict",
     )
     app = App(StaticFiles(docroot), request_log, args.mode)
 
@@ -163,7 +202,14 @@ def main(argv: list[str] | None = None) -> None:
     server.start()
     for listener in listeners:
         host, port = listener.sock.getsockname()[:2]
-        logger.info("%s listening on %s:%d (%s mode)", listener.name, host, port, args.mode)
+        logger.info(
+            "%s listening on %s:%d (%s mode, %s parsing)",
+            listener.name,
+            host,
+            port,
+            args.mode,
+            parsing,
+        )
     logger.info("document root: %s", docroot)
     # The main thread only waits, so a signal is handled at once in every mode.
     while not stop.wait(0.25):

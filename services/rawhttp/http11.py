@@ -28,8 +28,6 @@ from typing import Final
 # RFC 9110 §5.6.2: token = 1*tchar
 _TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 _TOKEN_RE: Final = re.compile(_TOKEN)
-# One trailer line (trailers are read and dropped, so one loose check is enough).
-_HEADER_RE: Final = re.compile(rb"(" + _TOKEN + rb"):[ \t]*(.*?)[ \t]*")
 # The start of a header line, to tell a bad name from a bad value in error messages.
 _HEADER_NAME_RE: Final = re.compile(rb"(" + _TOKEN + rb"):[ \t]*")
 _TOKEN_STR = _TOKEN.decode()
@@ -40,9 +38,29 @@ _TOKEN_STR = _TOKEN.decode()
 _VALUE = r"(?:[^\x00-\x08\x0a-\x1f\x7f]*[^\x00-\x20\x7f])?"
 _HEADER_LINE_RE: Final = re.compile("(" + _TOKEN_STR + r"):[ \t]*(" + _VALUE + r")[ \t]*\r?\n")
 _HEADER_BLOCK_RE: Final = re.compile("(?:" + _TOKEN_STR + r":[ \t]*" + _VALUE + r"[ \t]*\r?\n)*")
+# One trailer line (trailers are read and dropped): the same rule as a header line.
+_TRAILER_RE: Final = re.compile(rb"(" + _TOKEN + rb"):[ \t]*" + _VALUE.encode() + rb"[ \t]*")
 _TARGET_RE: Final = re.compile(rb"[\x21-\x7e]+")
 _REQUEST_LINE_RE: Final = re.compile(rb"(" + _TOKEN + rb") ([\x21-\x7e]+) HTTP/([0-9])\.([0-9])")
-_CHUNK_SIZE_RE: Final = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;.*)?")
+# RFC 9112 §7.1.1: chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] )
+# (RFC 9110 §5.6.4: quoted-string, with quoted-pair; no CTLs but HTAB inside).
+_QUOTED = rb'"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*"'
+_CHUNK_EXT = (
+    rb"(?:[ \t]*;[ \t]*" + _TOKEN + rb"(?:[ \t]*=[ \t]*(?:" + _TOKEN + rb"|" + _QUOTED + rb"))?)*"
+)
+_CHUNK_SIZE_RE: Final = re.compile(rb"([0-9A-Fa-f]{1,16})" + _CHUNK_EXT)
+# Lenient: whitespace after the size (or after the extensions) is also let through.
+_CHUNK_SIZE_LENIENT_RE: Final = re.compile(rb"([0-9A-Fa-f]{1,16})" + _CHUNK_EXT + rb"[ \t]*")
+# RFC 9112 §3.2 with RFC 3986 §3.2.2: uri-host [ ":" port ]; uri-host is an IP-literal
+# or a reg-name (unreserved / pct-encoded / sub-delims). No space, "@", "/", "?", "#".
+_HOST_RE: Final = re.compile(
+    r"(?:\[[0-9A-Za-z.:%_~!$&'()*+,;=-]+\]|(?:[A-Za-z0-9._~!$&'()*+,;=-]|%[0-9A-Fa-f]{2})*)"
+    r"(?::[0-9]*)?"
+)
+_OBS_TEXT_RE: Final = re.compile(r"[\x80-\xff]")
+# RFC 9110 §5.6.3: OWS is SP and HTAB only. str.strip() would also eat \xa0, \x85 and
+# \x1c-\x1f: a front end that does not would frame the request differently.
+OWS: Final = " \t"
 _DIGITS_RE: Final = re.compile(rb"[0-9]{1,18}")
 
 # Transfer codings from the IANA registry; anything else is "unknown" (501).
@@ -123,9 +141,21 @@ def show(data: bytes | bytearray, limit: int = 60) -> str:
     return repr(data)
 
 
+def show_text(value: str, limit: int = 60) -> str:
+    """A latin-1 header value shown as the bytes it arrived as."""
+    return show(value.encode("latin-1"), limit)
+
+
 class RequestParser:
-    def __init__(self, limits: Limits | None = None) -> None:
+    """``strict`` (the default): CRLF only, everywhere. Lenient: a bare LF also ends a line
+    (RFC 9112 §2.2 lets a recipient accept it), mixed line endings in one head included,
+    and whitespace after a chunk size; the lesson on why leniency lets requests be smuggled
+    past a front end that frames by CRLF alone."""
+
+    def __init__(self, limits: Limits | None = None, *, strict: bool = True) -> None:
         self.limits = limits or Limits()
+        self.strict = strict
+        self._chunk_size_re = _CHUNK_SIZE_RE if strict else _CHUNK_SIZE_LENIENT_RE
         self.state = HEAD
         self._buf: bytes | bytearray = b""
         self._error: ProtocolError | None = None
@@ -139,6 +169,7 @@ class RequestParser:
         self._chunk_left = 0
         self._continue_sent = False
         self._trailers_from = 0
+        self._body_from = 0  # where the current message's body starts in the buffer
 
     # -- input ------------------------------------------------------------------------
     def feed(self, data: bytes) -> None:
@@ -165,6 +196,11 @@ class RequestParser:
     @property
     def reading_head(self) -> bool:
         return self.state is HEAD
+
+    @property
+    def body_received(self) -> int:
+        """Bytes of the current message after its head (chunk framing included)."""
+        return 0 if self.state is HEAD or self.state is ERROR else len(self._buf) - self._body_from
 
     def feed_eof(self) -> ProtocolError | None:
         """The peer closed its side. An unfinished request is an error worth logging."""
@@ -202,13 +238,14 @@ class RequestParser:
     def _parse_head(self) -> Event | None:
         buf = self._buf
         # RFC 9112 §2.2: ignore empty lines before a request line (some clients send
-        # a stray CRLF after a POST body).
+        # a stray CRLF after a POST body). Strict: CRLF ones only.
         if buf[0] in (10, 13):  # next_event() only calls this with bytes buffered
             start = 0
+            lenient = not self.strict
             while True:
                 if buf.startswith(b"\r\n", start):
                     start += 2
-                elif buf.startswith(b"\n", start):
+                elif lenient and buf.startswith(b"\n", start):
                     start += 1
                 else:
                     break
@@ -231,15 +268,12 @@ class RequestParser:
                 f"request line of {line_end} bytes is longer than {limits.max_request_line}: "
                 f"{show(buf[:line_end])}",
             )
-        # The head ends at the first blank line; bare LF line ends are accepted (RFC 9112
-        # §2.2). Both forms of blank line start with the first line's \n or a later one.
-        blank = buf.find(b"\n\r\n", line_end)
-        if blank >= 0:
-            lf = buf.find(b"\n\n", line_end, blank + 1)
-            head_end = lf + 2 if lf >= 0 else blank + 3
+        if self.strict:
+            head_end = self._strict_head_end(buf, line_end)
+            if self._error is not None:
+                return self._error
         else:
-            lf = buf.find(b"\n\n", line_end)
-            head_end = lf + 2 if lf >= 0 else -1
+            head_end = _lenient_head_end(buf, line_end)
         if head_end < 0:
             if len(buf) > limits.max_head:
                 return self._fail(
@@ -252,6 +286,38 @@ class RequestParser:
             )
         head = buf if head_end == len(buf) and type(buf) is bytes else bytes(buf[:head_end])
         return self._parse_complete_head(head, head_end)
+
+    def _strict_head_end(self, buf: bytes | bytearray, line_end: int) -> int:
+        """Where a CRLF-only head ends (-1: not yet; -2 after failing on a bare LF in it).
+
+        A bare LF is looked for up to the head's end or ``max_head``, whichever comes
+        first, and before any size error: so every fragmentation gives the same answer,
+        and a head broken by a bare LF is refused at once rather than timed out.
+        """
+        if line_end == 0:
+            self._fail(400, "bare LF before the request line (strict: CRLF only)")
+            return -2
+        if buf[line_end - 1] != 13:
+            self._fail(
+                400, f"request line ends in a bare LF (strict: CRLF only): {show(buf[:line_end])}"
+            )
+            return -2
+        blank = buf.find(b"\r\n\r\n", line_end - 1)
+        head_end = blank + 4 if blank >= 0 else -1
+        scan_to = min(head_end if head_end >= 0 else len(buf), self.limits.max_head)
+        start = line_end + 1
+        if buf.count(b"\n", start, scan_to) != buf.count(b"\r\n", start, scan_to):
+            nl = buf.find(b"\n", start, scan_to)
+            while buf[nl - 1] == 13:
+                nl = buf.find(b"\n", nl + 1, scan_to)
+            line_start = buf.rfind(b"\n", 0, nl) + 1
+            self._fail(
+                400,
+                f"bare LF in a CRLF head (strict: CRLF only, no mixed line endings): "
+                f"{show(buf[line_start : nl + 1])}",
+            )
+            return -2
+        return head_end
 
     def _parse_complete_head(self, head: bytes, head_end: int) -> Event | None:
         first_nl = head.find(b"\n")
@@ -288,37 +354,47 @@ class RequestParser:
     def _start_body(
         self, method: str, target: str, version: str, headers: list[tuple[str, str]], head_end: int
     ) -> Event | None:
-        hosts = 0
+        hosts: list[str] = []
         lengths: list[str] = []
         codings: list[str] = []
+        te_seen = False
         connection: list[str] = []
         expect = None
+        strict = self.strict
         for name, value in headers:
             if name == "host":
-                hosts += 1
+                hosts.append(value)
             elif name == "content-length":
-                lengths += [v.strip() for v in value.split(",")]
+                if strict and _OBS_TEXT_RE.search(value):
+                    return self._fail(400, f"obs-text in Content-Length: {show_text(value)}")
+                lengths += [v.strip(OWS) for v in value.split(",")]
             elif name == "transfer-encoding":
-                codings += [v.strip().lower() for v in value.split(",") if v.strip()]
+                if strict and _OBS_TEXT_RE.search(value):
+                    return self._fail(400, f"obs-text in Transfer-Encoding: {show_text(value)}")
+                te_seen = True  # even empty: it is there, so the framing is in doubt
+                codings += [c for v in value.split(",") if (c := v.strip(OWS).lower())]
             elif name == "connection":
-                connection += [v.strip().lower() for v in value.split(",")]
+                connection += [v.strip(OWS).lower() for v in value.split(",")]
             elif name == "expect":
                 expect = value.lower()
-        if hosts > 1:
-            return self._fail(400, f"{hosts} Host headers; a request has exactly one")
-        if hosts == 0 and version == "HTTP/1.1":
-            return self._fail(400, "HTTP/1.1 request without a Host header")
+        if len(hosts) > 1:
+            return self._fail(400, f"{len(hosts)} Host headers; a request has exactly one")
+        if not hosts:
+            if version == "HTTP/1.1":
+                return self._fail(400, "HTTP/1.1 request without a Host header")
+        elif _HOST_RE.fullmatch(hosts[0]) is None:
+            return self._fail(400, f"Host is not host[:port]: {show_text(hosts[0])}")
 
         # RFC 9112 §6: framing rules, the classic request-smuggling guards.
         chunked = False
         length = 0
-        if codings and lengths:
+        if te_seen and lengths:
             return self._fail(400, "both Transfer-Encoding and Content-Length; send only one")
-        if codings:
-            unknown = [c for c in codings if c.split(";")[0].strip() not in KNOWN_CODINGS]
+        if te_seen:
+            unknown = [c for c in codings if c.split(";")[0].strip(OWS) not in KNOWN_CODINGS]
             if unknown:
                 return self._fail(501, f"unknown transfer coding {unknown[0]!r}")
-            if codings[-1] != "chunked" or codings.count("chunked") > 1:
+            if not codings or codings[-1] != "chunked" or codings.count("chunked") > 1:
                 return self._fail(
                     400, f"Transfer-Encoding {', '.join(codings)!r}: chunked must be last, once"
                 )
@@ -339,9 +415,11 @@ class RequestParser:
         if version == "HTTP/1.1":
             keep_alive = "close" not in connection
         else:
-            keep_alive = "keep-alive" in connection and "close" not in connection
+            # RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding has faulty
+            # framing; it is processed, then the connection is closed.
+            keep_alive = "keep-alive" in connection and "close" not in connection and not te_seen
         self._head = (method, target, version, headers, keep_alive)
-        self._pos = head_end
+        self._pos = self._body_from = head_end
         self._continue_sent = not (expect == "100-continue" and version == "HTTP/1.1")
         if chunked:
             self.state = CHUNK_SIZE
@@ -368,6 +446,17 @@ class RequestParser:
         body = bytes(buf[self._pos : end])
         return self._complete(body, end)
 
+    def _line_at(self, nl: int, pos: int, what: str) -> bytes | None:
+        """The line ``buf[pos:nl]`` without its CR; None (after failing) on a bare LF in
+        strict mode. Lenient takes LF or CRLF, the same everywhere in the body."""
+        line = bytes(self._buf[pos : nl + 1])
+        if line.endswith(b"\r\n"):
+            return line[:-2]
+        if self.strict:
+            self._fail(400, f"{what} ends in a bare LF (strict: CRLF only): {show(line)}")
+            return None
+        return line[:-1]
+
     def _parse_chunked(self) -> Event:
         limits = self.limits
         while True:
@@ -381,12 +470,12 @@ class RequestParser:
                     return self._continue_event() or NEED_DATA
                 if nl - pos > MAX_CHUNK_LINE:
                     return self._fail(400, f"chunk size line too long: {show(buf[pos:nl])}")
-                line = bytes(buf[pos:nl])
-                if line.endswith(b"\r"):
-                    line = line[:-1]
-                match = _CHUNK_SIZE_RE.fullmatch(line)
+                line = self._line_at(nl, pos, "chunk size line")
+                if line is None:
+                    return self._error  # type: ignore[return-value]
+                match = self._chunk_size_re.fullmatch(line)
                 if match is None:
-                    return self._fail(400, f"bad chunk size line: {show(line)}")
+                    return self._fail(400, _explain_bad_chunk_line(line, self.strict))
                 size = int(match.group(1), 16)
                 if self._body_len + size > limits.max_body:
                     return self._fail(413, f"chunked body grows past {limits.max_body} bytes")
@@ -399,15 +488,26 @@ class RequestParser:
                     self.state = CHUNK_DATA
             elif self.state is CHUNK_DATA:
                 end = pos + self._chunk_left
-                if len(buf) < end + 2:
+                if len(buf) < end + 1:
                     return NEED_DATA
-                if buf[end : end + 2] != b"\r\n":
+                after = buf[end]
+                if after == 13:  # CR: its LF must follow
+                    if len(buf) < end + 2:
+                        return NEED_DATA
+                    if buf[end + 1] != 10:
+                        return self._fail(
+                            400, f"chunk data not followed by CRLF: {show(buf[end : end + 2])}"
+                        )
+                    next_pos = end + 2
+                elif after == 10 and not self.strict:
+                    next_pos = end + 1
+                else:
                     return self._fail(
                         400, f"chunk data not followed by CRLF: {show(buf[end : end + 2])}"
                     )
                 self._chunks.append(bytes(buf[pos:end]))
                 self._body_len += self._chunk_left
-                self._pos = end + 2
+                self._pos = next_pos
                 self.state = CHUNK_SIZE
             else:  # TRAILERS: header-like lines until a blank one; read and dropped
                 nl = buf.find(b"\n", pos)
@@ -416,13 +516,15 @@ class RequestParser:
                     return self._fail(431, f"trailer section longer than {limits.max_head} bytes")
                 if nl < 0:
                     return NEED_DATA
-                line = bytes(buf[pos:nl])
-                if line.endswith(b"\r"):
-                    line = line[:-1]
+                line = self._line_at(nl, pos, "trailer line")
+                if line is None:
+                    return self._error  # type: ignore[return-value]
                 self._pos = nl + 1
                 if not line:
                     return self._complete(b"".join(self._chunks), nl + 1)
-                if _HEADER_RE.fullmatch(line) is None:
+                if _TRAILER_RE.fullmatch(line) is None:
+                    if _HEADER_NAME_RE.match(line) is not None:
+                        return self._fail(400, f"trailer value has a control byte: {show(line)}")
                     return self._fail(400, "bad trailer line: " + _explain_bad_header(line))
 
     def _complete(self, body: bytes, end: int) -> Request:
@@ -438,6 +540,31 @@ class RequestParser:
         self.state = HEAD
         self._reset_message()
         return Request(method, target, version, headers, body, raw, keep_alive)  # type: ignore[arg-type]
+
+
+def _lenient_head_end(buf: bytes | bytearray, line_end: int) -> int:
+    """Where a head ends if a bare LF may end any line (-1: not yet). Both forms of blank
+    line start with the request line's LF or a later one."""
+    blank = buf.find(b"\n\r\n", line_end)
+    if blank >= 0:
+        lf = buf.find(b"\n\n", line_end, blank + 1)
+        return lf + 2 if lf >= 0 else blank + 3
+    lf = buf.find(b"\n\n", line_end)
+    return lf + 2 if lf >= 0 else -1
+
+
+def _explain_bad_chunk_line(line: bytes, strict: bool) -> str:
+    """Say which rule of RFC 9112 §7.1 a chunk size line broke, naming its bytes."""
+    size = re.match(rb"[0-9A-Fa-f]*", line)
+    digits = size.end() if size else 0
+    if digits == 0 or digits > 16:
+        return f"bad chunk size line: {show(line)}"
+    rest = line[digits:]
+    if strict and rest.strip(b" \t") == b"":
+        return f"whitespace after the chunk size (strict): {show(line)}"
+    if re.search(rb"[\x00-\x08\x0a-\x1f\x7f]", rest):
+        return f"chunk extension has a control byte: {show(line)}"
+    return f"chunk extension is not ;name[=token or quoted-string] (RFC 9112 §7.1.1): {show(line)}"
 
 
 def _explain_bad_request_line(line: bytes) -> tuple[int, str]:

@@ -19,6 +19,7 @@ from services.rawhttp.http11 import (
     Request,
     RequestParser,
 )
+from services.rawhttp.methods import method_answer
 from services.rawhttp.request_log import RequestLog
 from services.rawhttp.responses import CONTINUE, encode, error_response
 from services.rawhttp.routes import App
@@ -31,6 +32,11 @@ class HttpSettings:
     limits: Limits = Limits()
     header_timeout: float = 10.0  # the whole head must arrive within this (slowloris)
     idle_timeout: float = 15.0  # a keep-alive connection with no request is closed after this
+    strict: bool = True  # CRLF only and the strict framing rules (see http11.RequestParser)
+    # After the head, a body must keep this average rate (bytes/s) from the request's
+    # start: a deadline that moved on every byte let a body dribbled a byte at a time
+    # hold a connection (and in the old threads mode a worker) for ever.
+    min_body_rate: float = 1024.0
 
 
 class HttpConnection:
@@ -41,7 +47,7 @@ class HttpConnection:
         self.request_log = request_log
         self.settings = settings
         self.peer = peer
-        self.parser = RequestParser(settings.limits)
+        self.parser = RequestParser(settings.limits, strict=settings.strict)
         self.closing = False
         self.requests = 0
         self._out: list[bytes] = []
@@ -95,21 +101,27 @@ class HttpConnection:
         if self.closing:
             return None
         if self._started is not None and self.parser.has_partial_request:
+            settings = self.settings
+            deadline = self._started + settings.header_timeout
             if self.parser.reading_head:
-                return self._started + self.settings.header_timeout
-            return self._last + self.settings.header_timeout  # a body must keep moving
+                return deadline
+            # Each byte of body buys 1/min_body_rate s more, never more than that.
+            return deadline + self.parser.body_received / settings.min_body_rate
         return self._last + self.settings.idle_timeout
 
     def on_timeout(self, now: float) -> None:
         if self.closing:
             return
         if self._started is not None and self.parser.has_partial_request:
-            what = "request head" if self.parser.reading_head else "request body"
-            self._send_error(
-                408,
-                f"the {what} did not arrive within {self.settings.header_timeout:g} s",
-                now,
-            )
+            settings = self.settings
+            if self.parser.reading_head:
+                why = f"the request head did not arrive within {settings.header_timeout:g} s"
+            else:
+                why = (
+                    f"the request body came slower than {settings.min_body_rate:g} bytes/s "
+                    f"(after {settings.header_timeout:g} s of grace)"
+                )
+            self._send_error(408, why, now)
         else:
             if self._debug:
                 log.debug("%s idle for %.1f s, closing", self.peer, now - self._last)
@@ -125,7 +137,7 @@ class HttpConnection:
         if self._debug:
             log.debug("raw request from %s:\n%s", self.peer, request.raw.decode("latin-1"))
         try:
-            response = self.app.handle(request)
+            response = method_answer(request) or self.app.handle(request)
         except Exception:  # a bug in a route must cost one 500, not the connection loop
             log.exception("route failed for %s %s", request.method, request.target[:200])
             response = error_response(500, "the server failed on this request; see its log")

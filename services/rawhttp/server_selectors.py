@@ -39,6 +39,7 @@ class _Conn:
         "drain_until",
         "send_stalled_since",
         "tls",
+        "busy",
     )
 
     def __init__(self, sock: socket.socket, peer: str, proto: StreamProtocol, tls: bool) -> None:
@@ -52,6 +53,7 @@ class _Conn:
         self.drain_until = 0.0
         self.send_stalled_since: float | None = None
         self.tls = tls
+        self.busy = False  # threads mode: a worker runs its protocol; the loop keeps off
 
 
 class SelectorServer:
@@ -107,19 +109,25 @@ class SelectorServer:
                     try:
                         if mask & READ:
                             self._on_readable(conn)
-                        if mask & WRITE and conn.sock.fileno() >= 0:
+                        if mask & WRITE and conn.sock.fileno() >= 0 and not conn.busy:
                             self._on_writable(conn)
                     except Exception:
                         log.exception("connection %s failed", conn.peer)
                         self._close(conn, "internal error")
                 elif conn is None:
-                    self._wake_r.recv(64)
+                    self._on_wake()
                 else:
                     self._accept(conn)
             now = time.monotonic()
             if now >= next_sweep:
                 self._sweep(now)
                 next_sweep = now + SWEEP_EVERY_S
+
+    def _on_wake(self) -> None:
+        try:
+            self._wake_r.recv(4096)
+        except (BlockingIOError, InterruptedError):
+            pass
 
     # -- accepting ----------------------------------------------------------------------
     def _accept(self, listener: Listener) -> None:
@@ -134,6 +142,8 @@ class SelectorServer:
             tune_accepted(sock)
             sock.setblocking(False)
             peer = peer_name(address)
+            if not self._admit(listener, sock, peer):
+                continue
             if listener.tls is not None:
                 try:
                     sock = listener.tls.wrap_socket(
@@ -146,6 +156,10 @@ class SelectorServer:
             conn = _Conn(sock, peer, listener.factory(peer), listener.tls is not None)
             self.conns.add(conn)
             self.selector.register(sock, READ, conn)
+
+    def _admit(self, listener: Listener, sock: socket.socket, peer: str) -> bool:
+        """Whether to serve a just-accepted socket (the threads mode sheds load here)."""
+        return True
 
     # -- reading ----------------------------------------------------------------------
     def _on_readable(self, conn: _Conn) -> None:
@@ -170,28 +184,32 @@ class SelectorServer:
             if not data:
                 self._close(conn, None)
             return
-        proto = conn.proto
-        if not data:
-            proto.eof_received()
+        if data and conn.tls:  # TLS may hold decrypted bytes the selector cannot see
+            data = self._with_pending_tls(conn, data)
+        self._deliver(conn, data)
+
+    def _deliver(self, conn: _Conn, data: bytes) -> None:
+        """Hand bytes (b"": the end of input) to the protocol, then send its answers.
+        The threads mode overrides this to run the protocol on a worker thread."""
+        if data:
+            conn.proto.data_received(data)
         else:
-            proto.data_received(data)
-            # TLS may hold decrypted bytes the selector cannot see.
-            if conn.tls:
-                self._read_pending_tls(conn)
+            conn.proto.eof_received()
         self._flush(conn)
 
-    def _read_pending_tls(self, conn: _Conn) -> None:
+    def _with_pending_tls(self, conn: _Conn, data: bytes) -> bytes:
         sock = conn.sock
         assert isinstance(sock, ssl.SSLSocket)
-        while sock.pending() and not conn.proto.closing:
+        parts = [data]
+        while sock.pending():
             try:
-                data = sock.recv(RECV_SIZE)
+                more = sock.recv(RECV_SIZE)
             except (ssl.SSLWantReadError, BlockingIOError):
-                return
-            if not data:
-                conn.proto.eof_received()
-                return
-            conn.proto.data_received(data)
+                break
+            if not more:  # the end of input comes again on the next read
+                break
+            parts.append(more)
+        return data if len(parts) == 1 else b"".join(parts)
 
     def _handshake(self, conn: _Conn) -> None:
         sock = conn.sock
@@ -211,8 +229,12 @@ class SelectorServer:
         conn.handshaking = False
         self._set_events(conn, READ)
         if sock.pending():
-            self._read_pending_tls(conn)
-            self._flush(conn)
+            try:
+                data = sock.recv(RECV_SIZE)
+            except (ssl.SSLWantReadError, BlockingIOError):
+                return
+            if data:
+                self._deliver(conn, self._with_pending_tls(conn, data))
 
     # -- writing ----------------------------------------------------------------------
     def _flush(self, conn: _Conn) -> None:
@@ -274,6 +296,8 @@ class SelectorServer:
 
     def _sweep(self, now: float) -> None:
         for conn in list(self.conns):
+            if conn.busy:
+                continue
             if conn.draining:
                 if now >= conn.drain_until:
                     self._close(conn, None)
@@ -284,17 +308,20 @@ class SelectorServer:
             ):
                 self._close(conn, f"client read nothing for {SEND_TIMEOUT_S:g} s")
                 continue
-            try:
-                deadline = conn.proto.deadline()
-                if deadline is not None and now >= deadline:
-                    conn.proto.on_timeout(now)
-                    if conn.handshaking:
-                        self._close(conn, "TLS handshake timed out")
-                    else:
-                        self._flush(conn)
-            except Exception:
-                log.exception("connection %s failed on a timeout", conn.peer)
-                self._close(conn, "internal error")
+            self._check_deadline(conn, now)
+
+    def _check_deadline(self, conn: _Conn, now: float) -> None:
+        try:
+            deadline = conn.proto.deadline()
+            if deadline is not None and now >= deadline:
+                conn.proto.on_timeout(now)
+                if conn.handshaking:
+                    self._close(conn, "TLS handshake timed out")
+                else:
+                    self._flush(conn)
+        except Exception:
+            log.exception("connection %s failed on a timeout", conn.peer)
+            self._close(conn, "internal error")
 
     def _close(self, conn: _Conn, error: str | None) -> None:
         if conn not in self.conns:

@@ -136,6 +136,29 @@ def read_one(sock: socket.socket, method: str = "GET", timeout: float = 5.0) -> 
     return ResponseReader.of(sock).read(method, timeout)
 
 
+def every_status(data: bytes) -> list[int]:
+    """The statuses of all responses in a closed stream; h11 raises on a malformed one."""
+    conn = h11.Connection(h11.CLIENT)
+    conn.receive_data(data)
+    conn.receive_data(b"")  # the end of the stream
+    statuses: list[int] = []
+    while True:
+        if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
+            conn.start_next_cycle()
+        if conn.our_state is not h11.IDLE or not conn.trailing_data[0]:
+            return statuses  # closed after a response, or no more bytes at all
+        conn.send(h11.Request(method="GET", target="/", headers=[("Host", "t")]))
+        conn.send(h11.EndOfMessage())
+        while True:
+            event = conn.next_event()
+            if isinstance(event, h11.Response):
+                statuses.append(event.status_code)
+            elif isinstance(event, h11.EndOfMessage):
+                break
+            elif isinstance(event, h11.ConnectionClosed):
+                return statuses
+
+
 def health_ready(port: int) -> None:
     resp = get(port, "/healthz")
     assert resp.status == 200

@@ -16,9 +16,11 @@ from services.rawhttp.http11 import (
 )
 
 
-def parse_all(pieces: list[bytes], limits: Limits | None = None, eof: bool = True) -> list:
+def parse_all(
+    pieces: list[bytes], limits: Limits | None = None, eof: bool = True, strict: bool = True
+) -> list:
     """Feed ``pieces`` one by one; every event until NEED_DATA, stopping after an error."""
-    parser = RequestParser(limits)
+    parser = RequestParser(limits, strict=strict)
     events: list = []
     for piece in pieces:
         parser.feed(piece)
@@ -36,8 +38,10 @@ def parse_all(pieces: list[bytes], limits: Limits | None = None, eof: bool = Tru
     return events
 
 
-def one(data: bytes, limits: Limits | None = None):
-    events = [e for e in parse_all([data], limits) if not isinstance(e, ExpectContinue)]
+def one(data: bytes, limits: Limits | None = None, strict: bool = True):
+    events = [
+        e for e in parse_all([data], limits, strict=strict) if not isinstance(e, ExpectContinue)
+    ]
     assert len(events) == 1, events
     return events[0]
 
@@ -76,9 +80,24 @@ def test_pipelined_requests_come_out_in_order():
     assert events[-1].body == b"ok"
 
 
-def test_bare_lf_and_leading_blank_lines_are_accepted():
-    req = one(b"\r\n\nGET / HTTP/1.1\nHost: h\n\n")
+def test_bare_lf_and_leading_blank_lines_are_accepted_when_lenient():
+    req = one(b"\r\n\nGET / HTTP/1.1\nHost: h\n\n", strict=False)
     assert isinstance(req, Request) and req.headers == [("host", "h")]
+
+
+@pytest.mark.parametrize(
+    ("raw", "words"),
+    [
+        (b"\r\n\nGET / HTTP/1.1\r\nHost: h\r\n\r\n", "bare LF before the request line"),
+        (b"GET / HTTP/1.1\nHost: h\n\n", "request line ends in a bare LF"),
+        (b"GET / HTTP/1.1\r\nHost: h\n\n", "b'Host: h\\n'"),
+        (b"GET / HTTP/1.1\r\nHost: h\r\n\n", "bare LF in a CRLF head"),
+    ],
+)
+def test_strict_refuses_bare_lf_at_once(raw, words):
+    """Strict is the default: a bare LF is a 400 as soon as it arrives, not a timeout."""
+    events = parse_all([raw], eof=False)
+    assert len(events) == 1 and events[0].status == 400 and words in events[0].message
 
 
 @pytest.mark.parametrize(
@@ -280,16 +299,17 @@ REQUEST_ALPHABET = st.sampled_from(
 http_like = st.lists(REQUEST_ALPHABET, max_size=40).map(b"".join)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     data=st.one_of(st.binary(max_size=400), http_like),
     cuts=st.lists(st.integers(0, 500), max_size=12),
+    strict=st.booleans(),
 )
-def test_any_bytes_any_fragmentation(data, cuts):
+def test_any_bytes_any_fragmentation(data, cuts, strict):
     """No exception escapes; every event is a request or an error status; and the
-    fragmentation never changes the answer."""
-    whole = parse_all([data], SMALL)
-    pieces = parse_all(split(data, cuts), SMALL)
+    fragmentation never changes the answer, strict or lenient."""
+    whole = parse_all([data], SMALL, strict=strict)
+    pieces = parse_all(split(data, cuts), SMALL, strict=strict)
     for event in whole:
         assert isinstance(event, Request | ProtocolError | ExpectContinue)
         if isinstance(event, ProtocolError):

@@ -61,37 +61,59 @@ def test_one_slow_client_stalls_only_the_blocking_server(tmp_path, mode):
         assert waited < 1.5, waited  # served at once, beside the slow client
 
 
-def test_threads_mode_refuses_with_503_when_every_worker_is_busy(tmp_path):
-    server, proc = http_only(tmp_path, "threads", "--workers", "2", "--idle-timeout", "5")
+def test_threads_mode_idle_keep_alive_clients_do_not_hold_workers(tmp_path):
+    """Issue 19: with a thread per connection, 2 idle keep-alive clients filled a pool of 2
+    and everyone else got 503. Idle connections now wait in the selector, not a worker."""
+    server, proc = http_only(tmp_path, "threads", "--workers", "2", "--idle-timeout", "10")
     with proc:
         holders: list[socket.socket] = []
         try:
-            # Each holder keeps a worker with an idle keep-alive connection. The readiness
-            # probe's worker may still be finishing, so a holder retries a 503 briefly.
-            deadline = time.monotonic() + 10
-            while len(holders) < 2:
+            for _ in range(10):
                 sock = connect(server.port)
                 sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
-                if read_one(sock).status == 200:
-                    holders.append(sock)
-                else:
-                    sock.close()
-                    assert time.monotonic() < deadline, "workers never became free"
-                    time.sleep(0.1)
-            with connect(server.port) as extra:
-                extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
-                data = recv_until_eof(extra)
-            assert data.startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
-            assert b"Retry-After: 1\r\n" in data and b"Connection: close\r\n" in data
-            assert b"every worker thread is busy" in data
+                assert read_one(sock).status == 200
+                holders.append(sock)
+            waited, status = timed_get(server.port, timeout=5)
+            assert status == 200 and waited < 1.5, (status, waited)
+            for sock in holders:  # and every holder is still served on its connection
+                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+                assert read_one(sock).status == 200
         finally:
             for sock in holders:
                 sock.close()
-        # Workers freed: served again (after the server notices the closes).
-        deadline = time.monotonic() + 5
-        while (status := get(server.port, "/healthz").status) != 200:
-            assert time.monotonic() < deadline, f"still {status} after the holders left"
-            time.sleep(0.1)
+
+
+@pytest.mark.parametrize("mode", ["selectors", "threads"])
+def test_a_dribbled_body_gets_408_at_the_minimum_rate(tmp_path, mode):
+    """The body deadline no longer moves on every byte: 10 bytes/s against a minimum of
+    20 bytes/s after 1 s of grace ends at t = 1 + 10t/20, about 2 s (the old rule: never)."""
+    server, proc = http_only(
+        tmp_path, mode, "--header-timeout", "1", "--min-body-rate", "20", "--idle-timeout", "30"
+    )
+    with proc, connect(server.port, timeout=10) as sock:
+        start = time.monotonic()
+        sock.sendall(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n")
+        data = b""
+        sent = 0
+        sock.settimeout(0.1)
+        while elapsed_since(start) < 8:
+            try:
+                sent += sock.send(b"x")
+                data = sock.recv(65536)
+                if data:
+                    break
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+        waited = elapsed_since(start)
+        data += recv_until_eof(sock, timeout=5)
+    assert data.startswith(b"HTTP/1.1 408 Request Timeout\r\n"), data[:80]
+    assert b"slower than 20 bytes/s" in data
+    # Bytes kept coming every 0.1 s: only a minimum rate can end this. The server's
+    # deadline for the bytes it had: 1 s + sent / 20 (plus its 0.1 s sweep and load).
+    due = 1 + sent / 20
+    assert due - 0.2 <= waited <= due + 1.0, (waited, sent)
 
 
 def test_threads_mode_serves_slow_clients_side_by_side(tmp_path):
@@ -177,6 +199,8 @@ def test_port_in_use_is_one_line_and_exit_2(tmp_path):
         (["--port", "http"], "not a port number"),
         (["--workers", "0"], "must be greater than 0"),
         (["--docroot", "/no/such/dir"], "does not exist"),
+        (["--strict", "--lenient"], "not allowed with argument"),
+        (["--min-body-rate", "0"], "must be greater than 0"),
     ],
 )
 def test_bad_command_lines_say_why(tmp_path, args, words):
@@ -243,3 +267,38 @@ def test_debug_log_shows_raw_requests_and_one_line_per_request(tmp_path):
     text = log_path.read_text()
     assert "X-Student: hello there" in text  # the raw request, at debug level
     assert '"GET /notes.txt" 200' in text  # and the one-line summary
+
+
+def test_bad_parsing_env_var_says_why(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "services.rawhttp", "--http-only", "--state-dir", str(tmp_path),
+         "--port", str(free_port())],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=20,
+        env={**__import__("os").environ, "WIRELAB_RAWHTTP_PARSING": "loose"},
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "WIRELAB_RAWHTTP_PARSING='loose': expected one of strict, lenient" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+LF_HEAD = b"GET /healthz HTTP/1.1\nHost: t\nConnection: close\n\n"
+
+
+@pytest.mark.parametrize(
+    ("env", "flag", "status"),
+    [
+        ({}, None, 400),  # strict by default
+        ({"WIRELAB_RAWHTTP_PARSING": "lenient"}, None, 200),
+        ({"WIRELAB_RAWHTTP_PARSING": "lenient"}, "--strict", 400),  # the flag wins
+        ({}, "--lenient", 200),
+    ],
+)
+def test_parsing_choice_from_flag_or_env(tmp_path, env, flag, status):
+    server = Server(free_port(), state_dir=tmp_path / "state")
+    args = start_args(server, "selectors", "--http-only", *([flag] if flag else []))
+    environ = {**__import__("os").environ, **env}
+    with service_process(args, lambda: health_ready(server.port), env=environ, timeout=30):
+        with connect(server.port) as sock:
+            sock.sendall(LF_HEAD)
+            data = recv_until_eof(sock)
+    assert data.startswith(b"HTTP/1.1 %d " % status), data[:200]

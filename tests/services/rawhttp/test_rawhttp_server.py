@@ -8,7 +8,6 @@ import socket
 import ssl
 import time
 
-import h11
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -17,6 +16,7 @@ from tests.services.rawhttp.conftest import (
     SECRET,
     connect,
     elapsed_since,
+    every_status,
     get,
     parse_responses,
     read_one,
@@ -468,29 +468,6 @@ def test_any_bytes_over_a_socket_get_http_answers_or_nothing(rawhttp, pieces):
     for status in every_status(data):
         assert 100 <= status < 600
     assert get(rawhttp.port, "/healthz").status == 200
-
-
-def every_status(data: bytes) -> list[int]:
-    """The statuses of all responses in a closed stream; h11 raises on a malformed one."""
-    conn = h11.Connection(h11.CLIENT)
-    conn.receive_data(data)
-    conn.receive_data(b"")  # the end of the stream
-    statuses: list[int] = []
-    while True:
-        if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
-            conn.start_next_cycle()
-        if conn.our_state is not h11.IDLE or not conn.trailing_data[0]:
-            return statuses  # closed after a response, or no more bytes at all
-        conn.send(h11.Request(method="GET", target="/", headers=[("Host", "t")]))
-        conn.send(h11.EndOfMessage())
-        while True:
-            event = conn.next_event()
-            if isinstance(event, h11.Response):
-                statuses.append(event.status_code)
-            elif isinstance(event, h11.EndOfMessage):
-                break
-            elif isinstance(event, h11.ConnectionClosed):
-                return statuses
 
 
 def test_a_stalled_tls_handshake_does_not_block_other_https_clients(rawhttp):
