@@ -421,7 +421,7 @@ def slow_client_rows(quick: bool = False) -> list[dict]:
             for label, argv, _ in _servers(Path(tmp))[:2]
         }
         for label, argv in servers.items():
-            port = _free_port()
+            port = free_port()
             proc = _start(argv, port)
             try:
                 _wait_http(port, "/healthz")
@@ -430,7 +430,7 @@ def slow_client_rows(quick: bool = False) -> list[dict]:
                     figures["keep-alive"] = float(_wrk(port, "/healthz", min(seconds, 5))[3])
                 results[label] = figures
             finally:
-                _stop(proc)
+                stop_process(proc)
     ours, peer = results["rawhttp threads"], results["rawhttp selectors"]
 
     def add(name: str, key: str, unit: str, lower_is_better: bool) -> None:
