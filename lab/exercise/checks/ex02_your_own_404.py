@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import h11
 
 from lab.exercise.context import CheckContext
+from lab.exercise.http_bytes import CRLF_HINT, bare_lf_line
 from lab.exercise.program import Background
 
 
@@ -45,23 +46,6 @@ LENGTH_HINT = (
     "send body = text.encode('utf-8') with Content-Length len(body); é, — and ✓ take 2 or 3 "
     "bytes each"
 )
-CRLF_HINT = (
-    "end the status line and every header line with \\r\\n, not a bare \\n: HTTP/1.1 lines "
-    "end in CRLF (RFC 9112, section 2.2), and the head ends with \\r\\n\\r\\n"
-)
-
-
-def bare_lf_line(raw: bytes) -> str | None:
-    """The first line of the head that ends in a bare \n, or None when every one is CRLF."""
-    ends = [i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0]
-    head = raw[: min(ends) + 2] if ends else raw
-    start = 0
-    for i, byte in enumerate(head):
-        if byte == 0x0A:
-            if i == 0 or head[i - 1] != 0x0D:
-                return head[start:i].decode("iso-8859-1") or "(the empty line)"
-            start = i + 1
-    return None
 
 
 def leftover(sock: socket.socket, conn: h11.Connection, wait: float = 0.3) -> int:
