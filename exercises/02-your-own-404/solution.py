@@ -9,11 +9,13 @@ from __future__ import annotations
 import os
 import socket
 
+# Text, not bytes: a page is written in characters, but it is sent (and its length is
+# counted) in bytes. Outside ASCII the two differ: "é" is 1 character and 2 bytes.
 PAGES = {
-    "/": b"<h1>Hello from my own server</h1>\n",
-    "/about": b"<p>A tiny server written on the socket module.</p>\n",
+    "/": "<h1>Grüß dich — hello from my own server</h1>\n",
+    "/about": "<p>Un petit serveur écrit avec le module socket ✓</p>\n",
 }
-NOT_FOUND = b"<h1>404 Not Found</h1>\n<p>There is no page at this address.</p>\n"
+NOT_FOUND = "<h1>404 — page introuvable</h1>\n<p>Rien à cette adresse, désolé.</p>\n"
 MAX_HEAD = 16 * 1024
 
 
@@ -30,9 +32,11 @@ def read_head(conn: socket.socket) -> bytes:
     return data.split(b"\r\n\r\n", 1)[0]
 
 
-def respond(conn: socket.socket, status: str, body: bytes) -> None:
-    # Content-Length tells the client where the body ends; Connection: close says that
-    # we close afterwards, so the client need not wait for another response.
+def respond(conn: socket.socket, status: str, page: str) -> None:
+    # Content-Length tells the client where the body ends, in bytes (not characters:
+    # the pages are not ASCII); Connection: close says that we close afterwards, so the
+    # client need not wait for another response. Every line of the head ends in CRLF.
+    body = page.encode("utf-8")
     head = (
         f"HTTP/1.1 {status}\r\n"
         "Content-Type: text/html; charset=utf-8\r\n"
@@ -48,7 +52,7 @@ def handle(conn: socket.socket) -> None:
     request_line = head.split(b"\r\n", 1)[0].decode("iso-8859-1")
     parts = request_line.split(" ")
     if len(parts) != 3:
-        respond(conn, "400 Bad Request", b"<h1>400 Bad Request</h1>\n")
+        respond(conn, "400 Bad Request", "<h1>400 Bad Request</h1>\n")
         return
     _method, target, _version = parts
     path = target.split("?", 1)[0]

@@ -10,19 +10,23 @@ from __future__ import annotations
 import os
 import socket
 
+# Text, not bytes: a page is written in characters, but it is sent (and its length is
+# counted) in bytes. Outside ASCII the two differ: "é" is 1 character and 2 bytes.
 PAGES = {
-    "/": b"<h1>Hello from my own server</h1>\n",
-    "/about": b"<p>A tiny server written on the socket module.</p>\n",
+    "/": "<h1>Grüß dich — hello from my own server</h1>\n",
+    "/about": "<p>Un petit serveur écrit avec le module socket ✓</p>\n",
 }
+NOT_FOUND = "<h1>404 — page introuvable</h1>\n<p>Rien à cette adresse, désolé.</p>\n"
 
 
 def handle(conn: socket.socket) -> None:
     request = conn.recv(4096)
     # TODO: read until the blank line (b"\r\n\r\n"): one recv() is not one request.
     # TODO: take the path from the request line ("GET /about HTTP/1.1") and look it up in
-    #       PAGES; answer unknown paths with a correct "404 Not Found" response.
+    #       PAGES; answer unknown paths with a correct "404 Not Found" response and the
+    #       NOT_FOUND page.
     del request
-    body = PAGES["/"]
+    body = PAGES["/"].encode("utf-8")  # the bytes that go on the wire
     conn.sendall(
         b"HTTP/1.1 200 OK\r\n"
         b"Content-Type: text/html; charset=utf-8\r\n"

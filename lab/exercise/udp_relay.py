@@ -2,6 +2,15 @@
 purpose (loss, duplicates, reordering, from a seeded RNG) and records exactly what it
 delivered. Its record, run through the lab's own statistics library, is the ground truth
 a student's figures are compared with: the lab's measurement of the very same run.
+
+Besides the random damage, two patterns make plausible wrong definitions come out far
+from the true figures, not within the tolerance:
+
+- *late runs*: a run of consecutive datagrams held back and released together, in order,
+  a few datagrams later. Every one of them is below the highest number seen, but only the
+  first is below the arrival just before it;
+- *a lost tail*: the last datagrams of the stream never arrive, so the highest number seen
+  + 1 is not how many were sent.
 """
 
 from __future__ import annotations
@@ -26,6 +35,10 @@ class Damage:
     reorder: float = 0.05
     gap: int = 3  # a reordered datagram is released after this many later ones
     seed: int = 0
+    count: int = 0  # the stream's length, which places the patterns below (0: none)
+    late_runs: int = 3  # runs of consecutive datagrams released together after `gap` more
+    run_length: int = 12
+    tail_loss: int = 10  # the last datagrams of the stream, all lost
 
 
 @dataclass
@@ -49,8 +62,23 @@ class DamagingRelay:
         self.client: tuple[str, int] | None = None
         self.delivered = Delivered()
         self._held: list[list] = []  # [datagram, later datagrams still to pass]
+        self._late_run_end = self._place_late_runs()  # seq -> last seq of its run
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _place_late_runs(self) -> dict[int, int]:
+        """One run in each equal slice of the stream (before the tail), at a random place."""
+        d = self.damage
+        usable = d.count - d.tail_loss - 2 * d.gap
+        if d.count <= 0 or d.late_runs <= 0 or usable < d.late_runs * (d.run_length + d.gap) * 2:
+            return {}
+        ends: dict[int, int] = {}
+        size = usable // d.late_runs
+        for i in range(d.late_runs):
+            start = i * size + self.rng.randrange(d.gap, size - d.run_length - d.gap)
+            end = start + d.run_length - 1
+            ends.update({seq: end for seq in range(start, end + 1)})
+        return ends
 
     @property
     def port(self) -> int:
@@ -96,8 +124,17 @@ class DamagingRelay:
             return
         d, rng = self.damage, self.rng
         self._release_held()
+        seq = wire.DATA_HEADER.unpack_from(datagram)[4]
+        if d.count and seq >= d.count - d.tail_loss:
+            self.delivered.dropped += 1  # the lost tail
+            return
         if rng.random() < d.loss:
             self.delivered.dropped += 1
+            return
+        if seq in self._late_run_end:
+            # Held until `gap` datagrams after the run's last one: the whole run then
+            # comes out together, in order (each later datagram, lost or not, counts down).
+            self._held.append([datagram, self._late_run_end[seq] - seq + d.gap])
             return
         if rng.random() < d.reorder:
             self._held.append([datagram, d.gap])

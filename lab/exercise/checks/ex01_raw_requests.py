@@ -1,4 +1,10 @@
-"""Exercise 01: a raw GET. Judged by rawhttp's request log and by its real answer."""
+"""Exercise 01: a raw GET. Judged by rawhttp's request log, by its real answer, and by the
+exact bytes the program sent.
+
+The program talks to rawhttp through a tap (lab/exercise/tcp_tap.py) that records the
+request bytes, so a bare LF that rawhttp forgives is still seen, and that hands the answer
+back in small slices with pauses, as a real network may: one recv() then gets only a
+piece of the head."""
 
 from __future__ import annotations
 
@@ -7,6 +13,8 @@ import time
 
 from lab.exercise import evidence
 from lab.exercise.context import CheckContext
+from lab.exercise.http_bytes import CRLF_HINT, bare_lf_line
+from lab.exercise.tcp_tap import TcpTap
 
 
 def real_head(host: str, port: int, path: str) -> list[str]:
@@ -25,9 +33,20 @@ def real_head(host: str, port: int, path: str) -> list[str]:
 def check(ctx: CheckContext) -> None:
     evidence.require("rawhttp")
     path = f"/exercise-01/{ctx.nonce()}"
-    env = {**ctx.target_env("rawhttp"), "WIRELAB_PATH": path}
+    host, port = evidence.address("rawhttp")
+    tap = TcpTap(
+        (host, port),
+        slice_size=ctx.param("slice_bytes", 8),
+        slice_delay=ctx.param("slice_delay_ms", 20) / 1000,
+    )
     since = time.time()
-    run = ctx.run(env, timeout=ctx.param("timeout", 10.0))
+    with tap:
+        env = {
+            "WIRELAB_TARGET_HOST": "127.0.0.1",
+            "WIRELAB_TARGET_PORT": str(tap.port),
+            "WIRELAB_PATH": path,
+        }
+        run = ctx.run(env, timeout=ctx.param("timeout", 10.0))
     checked_at = time.time()
     ctx.expect_clean_exit(run)
 
@@ -47,22 +66,39 @@ def check(ctx: CheckContext) -> None:
     ):
         return
     status = int(mine[0]["status"])
+    sent = next((bytes(c.sent) for c in tap.connections if path.encode() in c.sent), b"")
+    bare = bare_lf_line(sent)
+    if bare is not None:
+        seen = f"rawhttp answered {status}, but the line {bare!r} ended in a bare \\n"
+    else:
+        seen = f"rawhttp answered {status}; every line ended in \\r\\n"
     ctx.expect(
-        "the request was well-formed",
-        status not in (400, 505) and not rejected,
-        f"rawhttp answered {status}",
-        "check the request line and the Host header against RFC 9112",
+        "the request was well-formed, every line ending in \\r\\n",
+        status not in (400, 505) and not rejected and bare is None,
+        seen,
+        CRLF_HINT
+        if bare is not None
+        else "check the request line and the Host header against RFC 9112",
     )
 
-    host, port = evidence.address("rawhttp")
     head = real_head(host, port, path)
+    one_recv = (
+        f"the answer came in pieces ({tap.slice_size} bytes every "
+        f"{tap.slice_delay * 1000:g} ms) and you printed only the first: one recv() "
+        "returns what has arrived so far, not the whole answer. Loop on recv() until the "
+        "empty line (\\r\\n\\r\\n)"
+    )
     lines = [line.rstrip("\r") for line in run.stdout.splitlines() if line.strip()]
+    printed_text, real_text = "\n".join(lines), "\n".join(head)
+    cut_short = (
+        bool(printed_text) and real_text.startswith(printed_text) and printed_text != real_text
+    )
     printed_status = next((line for line in lines if line.startswith("HTTP/")), "")
     ctx.expect(
         "the program printed the real status line",
         printed_status == head[0],
         f"printed {printed_status or 'no status line'!r}, rawhttp sends {head[0]!r}",
-        "print the first line of the answer exactly as it arrived",
+        one_recv if cut_short else "print the first line of the answer exactly as it arrived",
     )
     # The values of Date and the like change between requests; the names and the length of
     # this 404 page do not, and only a program that read the answer can print them.
@@ -77,5 +113,7 @@ def check(ctx: CheckContext) -> None:
         "the program printed the response headers",
         not missing,
         f"missing: {', '.join(missing)}" if missing else f"all {len(wanted)} headers printed",
-        "read until the empty line (\\r\\n\\r\\n) and print every header line",
+        one_recv
+        if cut_short
+        else "read until the empty line (\\r\\n\\r\\n) and print every header line",
     )

@@ -1,5 +1,11 @@
 """Exercise 03: framing. Stories fetched through a proxy that slices every write into 1-3
-bytes must arrive exactly; the proxy's own counters prove they went through it."""
+bytes must arrive exactly; the proxy's own counters prove they went through it.
+
+Besides a few of rawhttp's own stories (plain English, three lines each, each ending in a
+newline), the check stores fresh ones for each run (PUT on the line port) that are not:
+non-ASCII text, where the length in bytes is not the number of characters; no final
+newline; lines that look like the protocol's own (OKAY 12, MISSING, an empty line). A
+client that counts characters, or reads lines instead of the length, gets them wrong."""
 
 from __future__ import annotations
 
@@ -32,6 +38,13 @@ class LineClient:
         self.sock.sendall(b"LIST\n")
         return self._line().decode().split()[1:]
 
+    def put(self, key: str, story: str) -> None:
+        data = story.encode("utf-8")
+        self.sock.sendall(f"PUT {key} {len(data)}\n".encode() + data)
+        answer = self._line().decode(errors="replace")
+        if not answer.startswith("STORED"):
+            raise evidence.LabUnavailable(f"rawhttp's line port did not store a story: {answer}")
+
     def gimme(self, key: str) -> str | None:
         self.sock.sendall(f"GIMME {key}\n".encode())
         header = self._line().decode()
@@ -50,11 +63,30 @@ class LineClient:
         self.sock.close()
 
 
-def true_stories(count: int, missing: str) -> dict[str, str | None]:
+FRESH_KEYS = ("exercise-03-a", "exercise-03-b")  # overwritten each run: the store stays small
+
+
+def fresh_stories(tag: str) -> list[str]:
+    """Stories no client can know in advance, shaped unlike rawhttp's own."""
+    n = int(tag[:4], 16)
+    shapes = [
+        f"Ein Paket kam in Stücken an — {n} Bytes, nicht {n} Zeichen.\n"
+        f"Der Empfänger las genau so viele Bytes, wie angekündigt: «{tag}» ✓\n",
+        f"OKAY 12\nMISSING\n\nUne réponse sans saut de ligne final, coupée en morceaux… {tag} 🧩",
+        f"東京から {n} 個のパケット。\n長さはバイトで数える — {tag}",
+        f"Ça commence par une ligne vide:\n\n— et finit sur « {tag} » sans retour à la ligne",
+    ]
+    random.shuffle(shapes)
+    return shapes[: len(FRESH_KEYS)]
+
+
+def true_stories(count: int, missing: str, tag: str) -> dict[str, str | None]:
     client = LineClient(*evidence.address("rawhttp.line"))
     try:
-        keys = client.keys()
-        chosen = random.sample(keys, min(count, len(keys)))
+        for key, story in zip(FRESH_KEYS, fresh_stories(tag), strict=True):
+            client.put(key, story)
+        keys = [k for k in client.keys() if not k.startswith("exercise-")]
+        chosen = random.sample(keys, min(count, len(keys))) + list(FRESH_KEYS)
         stories: dict[str, str | None] = {key: client.gimme(key) for key in chosen}
     finally:
         client.close()
@@ -66,7 +98,7 @@ def true_stories(count: int, missing: str) -> dict[str, str | None]:
 
 def check(ctx: CheckContext) -> None:
     evidence.require("rawhttp.line", "faultproxy")
-    expected = true_stories(ctx.param("stories", 3), f"no-such-story-{ctx.nonce()}")
+    expected = true_stories(ctx.param("stories", 3), f"no-such-story-{ctx.nonce()}", ctx.nonce())
     env = {**ctx.target_env("rawhttp.line.via_proxy"), "WIRELAB_KEYS": ",".join(expected)}
     proxy = ctx.param("proxy", "rawhttp_line")
     slicer = {
@@ -88,7 +120,10 @@ def check(ctx: CheckContext) -> None:
     )
     hint = "connect to WIRELAB_TARGET_HOST:WIRELAB_TARGET_PORT (the proxy), not to the line port itself"
     if connections:
-        hint = "the program stopped before every story had come back; ask for each key and read each answer whole"
+        hint = _stuck_after(expected, sent_back) or (
+            "the program stopped before every story had come back; ask for each key and "
+            "read each answer whole"
+        )
     ctx.expect(
         "the stories came through the slicing proxy",
         connections >= 1 and sent_back >= story_bytes,
@@ -123,8 +158,29 @@ def check(ctx: CheckContext) -> None:
             mine == story,
             "exact" if mine == story else f"got {_preview(mine)} instead of {_preview(story)}",
             "read the OKAY line up to \\n, then loop on recv() until you hold exactly <length> "
-            "bytes; keep whatever arrives beyond that for the next answer",
+            "bytes (bytes, not characters: decode after) and keep whatever arrives beyond that "
+            "for the next answer; a story may hold empty lines, lines like OKAY or MISSING, "
+            "and need not end in \\n",
         )
+
+
+def _stuck_after(expected: dict[str, str | None], sent_back: int) -> str | None:
+    """When the answers stopped flowing right after a non-ASCII story, say why: the
+    program waited for as many characters as OKAY gave bytes, and they never came."""
+    total = 0
+    for key, story in expected.items():
+        data = None if story is None else story.encode()
+        total += len(b"MISSING\n") if data is None else len(f"OKAY {len(data)}\n") + len(data)
+        if total == sent_back and story is not None and len(data) != len(story):
+            return (
+                f"it stopped after story {key!r}, which has {len(story)} characters in "
+                f"{len(data)} bytes (OKAY {len(data)}): the length counts bytes, and reading "
+                f"{len(data)} characters (a text-mode file, or decoding before counting) "
+                "waits for bytes that never come. Read exactly that many bytes, then decode"
+            )
+        if total >= sent_back:
+            return None
+    return None
 
 
 def _preview(value: object) -> str:

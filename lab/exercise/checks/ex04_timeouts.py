@@ -1,6 +1,11 @@
 """Exercise 04: timeouts, both ways. Through a slow but working proxy the program must
-succeed; through a proxy that accepts and then says nothing (a `timeout` toxic) it must
-give up within 2 s. rawhttp's log and the proxy's counters show what really happened."""
+succeed; through a proxy that accepts and then says nothing (a `timeout` toxic), and
+through one that trickles a byte every half second (a `slicer` with a delay), it must give
+up within 2 s. rawhttp's log and the proxy's counters show what really happened.
+
+The trickle is what tells one overall deadline from a fresh timeout per recv(): bytes keep
+coming faster than any per-call timeout that survives the slow run, so only a deadline
+for the whole exchange ends it in time."""
 
 from __future__ import annotations
 
@@ -49,29 +54,77 @@ def check(ctx: CheckContext) -> None:
         f"the proxy saw {tried} connection(s)",
         "connect to WIRELAB_TARGET_HOST:WIRELAB_TARGET_PORT",
     )
-    if hung.timed_out:
-        seen = f"still waiting after {kill_after:g} s, when the check stopped it"
-    else:
-        seen = f"gave up after {hung.elapsed:.2f} s with exit code {hung.exit_code}"
-    ctx.expect(
-        f"when the server hangs, the program gives up within {limit:g} s (+{slack:g} s to start Python)",
-        not hung.timed_out and hung.elapsed <= limit + slack,
-        seen,
-        "a timeout on connect() alone is not enough: the proxy accepts at once, then says "
-        "nothing. Put a deadline on every recv() too (sock.settimeout(what is left))",
+    _expect_gave_up(ctx, hung, "when the server hangs", limit, slack, kill_after)
+
+    # 3. A trickle: a byte every half second. No single recv() waits long, so a fresh
+    # timeout per call never fires; only what is left of one deadline does.
+    byte_every_ms = ctx.param("trickle_byte_ms", 500)
+    with evidence.toxic(
+        proxy,
+        "exercise_trickle",
+        "slicer",
+        "downstream",
+        average_size=1,
+        size_variation=0,
+        delay=byte_every_ms * 1000,
+    ):
+        trickled = ctx.run(env, timeout=kill_after)
+    _expect_gave_up(
+        ctx,
+        trickled,
+        f"when the server trickles a byte every {byte_every_ms} ms",
+        limit,
+        slack,
+        kill_after,
+        late_hint=(
+            "a fresh timeout on each recv() never fires while bytes keep coming: keep one "
+            f"deadline for the whole exchange ({limit:g} s from the start) and give each "
+            "recv() what is left of it (sock.settimeout(deadline - time.monotonic()))"
+        ),
     )
-    if hung.timed_out:
+
+
+def _expect_gave_up(
+    ctx: CheckContext,
+    run,
+    when: str,
+    limit: float,
+    slack: float,
+    kill_after: float,
+    late_hint: str = "",
+) -> None:
+    if run.timed_out:
+        seen = f"still waiting after {kill_after:g} s, when the check stopped it"
+        hint = late_hint or (
+            "it never gave up: a socket without a timeout waits for ever, and a timeout on "
+            "connect() alone is not enough (the proxy accepts at once, then says nothing). "
+            "Put a deadline on every recv() too (sock.settimeout(what is left))"
+        )
+    else:
+        seen = f"gave up after {run.elapsed:.2f} s with exit code {run.exit_code}"
+        hint = late_hint or (
+            f"it did give up, but after {run.elapsed:.1f} s: the deadline is {limit:g} s for "
+            "the whole exchange, so no timeout may be longer than what is left of those "
+            f"{limit:g} s"
+        )
+    ctx.expect(
+        f"{when}, the program gives up within {limit:g} s (+{slack:g} s to start Python)",
+        not run.timed_out and run.elapsed <= limit + slack,
+        seen,
+        hint,
+    )
+    if run.timed_out:
         return  # it never gave up, so how it would have said so is moot
     ctx.expect(
-        "when it gives up, it says so with a non-zero exit code",
-        hung.exit_code not in (0, None),
-        "exit code " + str(hung.exit_code),
+        f"{when}, it says it gave up with a non-zero exit code",
+        run.exit_code not in (0, None),
+        f"exit code {run.exit_code}",
         "exit 1 after a timeout, so a script calling your program can tell",
     )
-    if hung.crashed:
+    if run.crashed:
         ctx.expect(
-            "giving up is handled, not a crash",
+            f"{when}, giving up is handled, not a crash",
             False,
-            hung.crash_line(),
+            run.crash_line(),
             "catch the timeout (TimeoutError / socket.timeout) and print a short message",
         )

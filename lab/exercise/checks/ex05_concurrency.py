@@ -88,7 +88,8 @@ def check(ctx: CheckContext) -> None:
         )
         return
     ctx.expect(
-        f"the concurrent wall time is under {factor:g}x one request ({single:.2f} s)",
+        f"the concurrent wall time is under {factor * single:.2f} s "
+        f"({factor:g} x the {single:.2f} s one request took)",
         max(latency, spread) <= conc < factor * single,
         f"reported {conc:.2f} s (the server saw them arrive over {spread:.2f} s)",
         "run them together and measure the time around the gather, from the first start "

@@ -25,6 +25,10 @@ def check(ctx: CheckContext) -> None:
         reorder=ctx.param("reorder", 0.05),
         gap=ctx.param("gap", 3),
         seed=secrets.randbelow(2**32),
+        count=count,
+        late_runs=ctx.param("late_runs", 3),
+        run_length=ctx.param("run_length", 12),
+        tail_loss=ctx.param("tail_loss", 10),
     )
     tolerance = ctx.param("tolerance", 2)  # datagrams the loopback hop itself may lose
     with DamagingRelay(upstream, damage) as relay:
@@ -64,14 +68,54 @@ def check(ctx: CheckContext) -> None:
         "duplicates": "an arrival of a number you have already seen",
         "out_of_order": "a new number below the highest one seen before it (a gap left by a loss is not reordering)",
     }
+    mistakes = _mistaken_figures(delivered.arrivals, truth)
     for name in FIGURES:
         true_value = int(getattr(truth, name))
         mine = reported.get(name)
         slack = 0 if name == "sent" else tolerance
         ok = isinstance(mine, int | float) and abs(mine - true_value) <= slack
+        hint = hints[name]
+        for wrong_value, mistake in mistakes.get(name, ()):
+            if not ok and mine == wrong_value:
+                hint = mistake
+                break
         ctx.expect(
             f"{name} matches the lab's measurement",
             ok,
             f"you reported {mine!r}, the lab measured {true_value}",
-            hints[name],
+            hint,
         )
+
+
+def _mistaken_figures(arrivals: list[tuple[int, int]], truth) -> dict[str, list[tuple[int, str]]]:
+    """What the plausible wrong definitions give on this very run, to name the mistake
+    when a reported figure equals one of them (the relay's late runs and lost tail make
+    them differ from the true figures by far more than the tolerance)."""
+    seqs = [seq for seq, _ in arrivals]
+    seen: set[int] = set()
+    previous_distinct = previous_any = -1
+    vs_distinct = vs_any = 0
+    for seq in seqs:
+        if seq not in seen:
+            seen.add(seq)
+            vs_distinct += seq < previous_distinct
+            vs_any += seq < previous_any
+            previous_distinct = seq
+        previous_any = seq
+    highest = max(seqs, default=-1)
+    previous = (
+        "you compared each number with the one that arrived just before it: when a late run "
+        "arrives in order (7, 8, 9 after 12) only 7 is below its predecessor, but all three "
+        "are below the highest number seen (12). Keep the highest number seen so far and "
+        "compare with it"
+    )
+    tail = int(truth.sent) - 1 - highest
+    from_highest = (
+        f"you took the highest number seen + 1 as the number sent, but the last {tail} "
+        "datagram(s) were lost, so no higher number ever came: take sent from the server's "
+        "end message, and lost = sent - received"
+    )
+    return {
+        "out_of_order": [(vs_distinct, previous), (vs_any, previous)],
+        "lost": [(highest + 1 - int(truth.received), from_highest)],
+    }

@@ -1,7 +1,15 @@
 """Exercise 09: TLS by hand. The program must read rawhttp's HTTPS answer, and must refuse
-an impostor: a server with a certificate for the same names from a CA it was not told to
-trust. A client with CERT_NONE (or no host name check) talks to the impostor, which the
-check sees, because the impostor receives its request."""
+two impostors:
+
+- a server with a certificate for the same names from a CA it was not told to trust: a
+  client with CERT_NONE talks to it, which the check sees because it receives the request;
+- a server whose certificate the lab CA did sign, but for other names than the one the
+  program was told to expect: a client with ``check_hostname = False`` (the chain still
+  verified) talks to it. That server is rawhttp itself, asked for a name its certificate
+  does not hold, so its request log shows whether the program sent it a request.
+
+Refusing is not enough on its own: the program must also say so with a non-zero exit.
+"""
 
 from __future__ import annotations
 
@@ -106,14 +114,48 @@ def check(ctx: CheckContext) -> None:
         fake_env = {**env, "WIRELAB_TARGET_PORT": str(impostor.port)}
         fake = ctx.run(fake_env, timeout=timeout)
     fooled = bool(impostor.requests) or impostor.handshakes > 0
-    seen = (
-        f"the impostor completed {impostor.handshakes} handshake(s) and received "
-        f"{len(impostor.requests)} request(s); the program: {fake.describe()}"
-    )
     ctx.expect(
         "it refused a server whose certificate the lab CA did not sign",
-        not fooled and fake.exit_code not in (0, None),
-        seen,
-        "verify the certificate: ssl.create_default_context(cafile=WIRELAB_CA_FILE) keeps "
-        "CERT_REQUIRED and check_hostname; never set verify_mode = CERT_NONE",
+        not fooled,
+        f"the impostor completed {impostor.handshakes} handshake(s) and received "
+        f"{len(impostor.requests)} request(s); the program: {fake.describe()}",
+        "verify the certificate chain: ssl.create_default_context(cafile=WIRELAB_CA_FILE) "
+        "keeps CERT_REQUIRED and check_hostname; never set verify_mode = CERT_NONE",
+    )
+    _expect_refusal_exit(ctx, fake, fooled, "the foreign-CA impostor")
+
+    # A genuine lab certificate, for other names: only the host name check refuses it.
+    wrong_name = f"{ctx.param('wrong_name_prefix', 'payments')}-{ctx.nonce()}.wirelab.test"
+    since = time.time()
+    misnamed = ctx.run({**env, "WIRELAB_SERVER_NAME": wrong_name}, timeout=timeout)
+    talked = [e for e in evidence.request_log("rawhttp", since) if e.get("method") != "-"]
+    if talked:
+        seen = (
+            f"told to expect {wrong_name}, it sent rawhttp {len(talked)} request(s), although "
+            f"rawhttp's certificate names localhost and 127.0.0.1, not {wrong_name}"
+        )
+    else:
+        seen = f"told to expect {wrong_name}, it sent rawhttp nothing"
+    ctx.expect(
+        "it refused a lab-signed certificate issued for other names",
+        not talked,
+        f"{seen}; the program: {misnamed.describe()}",
+        "the chain was fine (the lab CA signed it) but the name was not: you turned off the "
+        "host name check. Keep context.check_hostname = True (create_default_context() sets "
+        "it) and pass server_hostname=WIRELAB_SERVER_NAME, the name you expect",
+    )
+    _expect_refusal_exit(ctx, misnamed, bool(talked), "the misnamed server")
+
+
+def _expect_refusal_exit(ctx: CheckContext, run, fooled: bool, who: str) -> None:
+    """Refusing must be visible to whoever runs the program: exit 1, not 0."""
+    if fooled or run.timed_out:
+        return  # it did not refuse (or never finished): the exit code says nothing more
+    ctx.expect(
+        f"after refusing {who}, it exited with a non-zero code",
+        run.exit_code not in (0, None),
+        run.describe(),
+        "it refused to talk, which is right, but exited 0 as if all went well: exit 1 when "
+        "the server cannot be trusted (catch ssl.SSLCertVerificationError, print why, "
+        "sys.exit(1))",
     )

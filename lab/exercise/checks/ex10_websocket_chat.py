@@ -1,9 +1,15 @@
 """Exercise 10: a WebSocket relay bot. Two lab clients sit in restapi's /ws/chat; one asks
-for a fresh random phrase to be relayed; both must see the program relay exactly it."""
+for a fresh random phrase to be relayed; both must see the program relay exactly it.
+
+The phrase is worded differently each run, holds non-ASCII text and a ": " of its own,
+and another message that mentions relaying (but is no request) comes first: parsing that
+works only for one wording (split on ":", take the last word, any text with "relay")
+relays the wrong words."""
 
 from __future__ import annotations
 
 import json
+import random
 import time
 from urllib.parse import quote
 
@@ -52,7 +58,7 @@ def check(ctx: CheckContext) -> None:
     tag = ctx.nonce()
     lab_names = (f"lab-ann-{tag}", f"lab-ben-{tag}")
     student = f"student-{tag}"
-    phrase = f"the magic number is {int(tag, 16) % 100000}"
+    phrase = random_phrase(tag)
     env = {
         "WIRELAB_TARGET_URL": chat,
         "WIRELAB_NAME": student,
@@ -80,6 +86,7 @@ def check(ctx: CheckContext) -> None:
         ):
             return
         name = str(joined.get("name"))
+        ben.send(f"relay bots, are you there? 👋 {tag[:4]}")  # chat, not a request
         ann.send(f"please relay: {phrase}")
         wanted = f"relayed: {phrase}"
 
@@ -96,7 +103,9 @@ def check(ctx: CheckContext) -> None:
                 f"{who} saw the program relay the phrase",
                 got is not None,
                 f"{name} said {said}" if said else _ended(program, f"{name} said nothing"),
-                f"wait for a message starting 'please relay: ', then send 'relayed: ' + the rest ({wanted!r})",
+                "wait for a message that starts with 'please relay: ', then send 'relayed: ' + "
+                "everything after that prefix, exactly as it came (it may hold ':' and "
+                f"non-ASCII text); other messages are not requests. Expected {wanted!r}",
             ):
                 return
             timeout = 2.0  # a broadcast reaches the second client at about the same time
@@ -112,6 +121,18 @@ def check(ctx: CheckContext) -> None:
             ended.describe() if not program.alive() else "still running 5 s after relaying",
             "return (or close the connection) after relaying one message",
         )
+
+
+def random_phrase(tag: str) -> str:
+    """Worded differently each run, with non-ASCII text and a colon of its own."""
+    n = int(tag, 16) % 100000
+    shapes = [
+        f"Grüße aus Köln: {n} Äpfel für «{tag}» 🍎",
+        f"東京 → Zürich: {n} km, billet {tag} ✈",
+        f"ça va? oui: rendez-vous à {n % 24} h, code {tag} — merci",
+        f"the magic number is {n}: ¿{tag}?",
+    ]
+    return random.choice(shapes)
 
 
 def _ended(program, fallback: str) -> str:
