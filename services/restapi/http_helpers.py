@@ -151,8 +151,9 @@ def replay_if_seen(store: Store, idem: IdempotencyKey | None) -> Response | None
             f"Idempotency-Key {idem.key!r} was already used for a different request ({seen.method} {seen.path} with another body)",
             kind="idempotency-key-reused",
         )
-    body = seen.body.encode()
-    headers = {"Idempotent-Replayed": "true", "ETag": etag_for(json_bytes(json.loads(seen.body)))}
+    # Serialized again exactly as the first answer was, so replay and ETag match byte for byte.
+    body = json_bytes(json.loads(seen.body))
+    headers = {"Idempotent-Replayed": "true", "ETag": etag_for(body)}
     if seen.location:
         headers["Location"] = seen.location
     return Response(body, status_code=seen.status, media_type=JSON, headers=headers)
