@@ -28,6 +28,10 @@ def uvicorn_config(app: object, settings: Settings) -> uvicorn.Config:
         lifespan="on",
         timeout_graceful_shutdown=2,  # SIGTERM must not wait on a client holding /sse open
         server_header=False,
+        # X-Forwarded-For is believed only from proxies named at start-up (none by default):
+        # uvicorn's own default trusts 127.0.0.1, which here is every client.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies) or None,
     )
 
 
