@@ -11,6 +11,7 @@ import uvicorn
 from services import ports
 from services.common.net import bind_socket
 from services.restapi.app import create_app
+from services.restapi.http_protocol import protocol_class
 from services.restapi.settings import SERVICE, Settings
 
 log = logging.getLogger(SERVICE)
@@ -23,7 +24,8 @@ def uvicorn_config(app: object, settings: Settings) -> uvicorn.Config:
         log_level=settings.log_level,
         access_log=settings.log_level == "debug",
         loop="auto",
-        http="auto",
+        # httptools with a head size limit and a head deadline (see http_protocol.py).
+        http=protocol_class(settings.max_head_bytes, settings.head_timeout_s),
         ws="auto",
         lifespan="on",
         timeout_graceful_shutdown=2,  # SIGTERM must not wait on a client holding /sse open
