@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from services.restapi.ratelimit import MIN_REFILL_PER_S, RATE_LIMIT_GROUPS
+
 MAX_ID = 2_147_483_647  # keeps ids inside SQLite's INTEGER and every client's int32
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 # No \s: Python and ECMA (JSON Schema) regexes disagree on what counts as space (U+0085).
@@ -169,10 +171,32 @@ class RateLimitState(BaseModel):
 class RateLimitUpdate(_Input):
     """Body of POST /_lab/ratelimit: turn the limiter on/off and/or set one group's bucket."""
 
+    # group, capacity and refill_per_s come together or not at all (422 otherwise).
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "dependentRequired": {
+                "group": ["capacity", "refill_per_s"],
+                "capacity": ["group", "refill_per_s"],
+                "refill_per_s": ["group", "capacity"],
+            }
+        },
+    )
+
     enabled: bool | None = None
-    group: str | None = Field(default=None, examples=["api"])
+    group: str | None = Field(
+        default=None,
+        examples=["api"],
+        description="a route group, or * for all; with capacity and refill_per_s",
+        json_schema_extra={"enum": [*RATE_LIMIT_GROUPS, "*"]},
+    )
     capacity: int | None = Field(default=None, ge=1, le=1_000_000)
-    refill_per_s: float | None = Field(default=None, gt=0, le=1_000_000)
+    refill_per_s: float | None = Field(
+        default=None,
+        ge=MIN_REFILL_PER_S,
+        le=1_000_000,
+        description=f"tokens a second, at least {MIN_REFILL_PER_S:g} (one per {1 / MIN_REFILL_PER_S:g} s)",
+    )
     restore_defaults: bool = False
 
 

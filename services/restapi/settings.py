@@ -11,7 +11,7 @@ from pathlib import Path
 
 from services import ports
 from services.common.paths import state_dir
-from services.restapi.ratelimit import Policy, parse_policy_spec
+from services.restapi.ratelimit import RATE_LIMIT_GROUPS, Policy, parse_policy_spec
 
 SERVICE = "restapi"
 DB_FILENAME = "restapi.sqlite3"
@@ -26,8 +26,7 @@ LOG_LEVELS = ["debug", "info", "warning", "error"]
 # Generous enough that a person clicking around never meets them, tight enough that a
 # script in a loop does. Scenarios tighten them at run time through POST /_lab/ratelimit.
 DEFAULT_POLICIES: dict[str, Policy] = {
-    "api": Policy(capacity=100, refill_per_s=10.0),
-    "practice": Policy(capacity=100, refill_per_s=10.0),
+    group: Policy(capacity=100, refill_per_s=10.0) for group in RATE_LIMIT_GROUPS
 }
 
 
@@ -89,6 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
         f"the peer address is the client); env {TRUSTED_PROXIES_ENV}='10.0.0.5,10.0.0.6'",
     )
     p.add_argument(
+        "--max-delay",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="longest pause /delay, /drip and /sse make (default 10)",
+    )
+    p.add_argument(
         "--head-timeout",
         type=float,
         default=None,
@@ -141,6 +147,8 @@ def parse_settings(
             parser.error(f"{HEAD_TIMEOUT_ENV} must be a number of seconds")
     if not 0 < head_timeout <= 3600:
         parser.error(f"--head-timeout must be more than 0 and at most 3600 s, got {head_timeout:g}")
+    if not 0 <= args.max_delay <= 3600:
+        parser.error(f"--max-delay must be between 0 and 3600 s, got {args.max_delay:g}")
     return Settings(
         host=args.host,
         port=port,
@@ -150,4 +158,5 @@ def parse_settings(
         policies=policies,
         trusted_proxies=trusted,
         head_timeout_s=head_timeout,
+        max_delay_s=args.max_delay,
     )
