@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -168,6 +169,20 @@ class RateLimitState(BaseModel):
     groups: dict[str, PolicyOut]
 
 
+def _not_null(extra: dict[str, Any] | None = None) -> Callable[[dict[str, Any]], None]:
+    """json_schema_extra for an optional field whose null the server refuses: the schema
+    says the type alone (the field may still be left out)."""
+
+    def edit(schema: dict[str, Any]) -> None:
+        branches = [b for b in schema.pop("anyOf", []) if b != {"type": "null"}]
+        if branches:
+            schema.update(branches[0])
+        schema.pop("default", None)
+        schema.update(extra or {})
+
+    return edit
+
+
 class RateLimitUpdate(_Input):
     """Body of POST /_lab/ratelimit: turn the limiter on/off and/or set one group's bucket."""
 
@@ -183,21 +198,26 @@ class RateLimitUpdate(_Input):
         },
     )
 
-    enabled: bool | None = None
+    enabled: Flag | None = None
+    # No null in the schema for these three: a field given at all needs the other two.
     group: str | None = Field(
         default=None,
         examples=["api"],
         description="a route group, or * for all; with capacity and refill_per_s",
-        json_schema_extra={"enum": [*RATE_LIMIT_GROUPS, "*"]},
+        json_schema_extra=_not_null({"enum": [*RATE_LIMIT_GROUPS, "*"]}),
     )
-    capacity: int | None = Field(default=None, ge=1, le=1_000_000)
-    refill_per_s: float | None = Field(
-        default=None,
-        ge=MIN_REFILL_PER_S,
-        le=1_000_000,
-        description=f"tokens a second, at least {MIN_REFILL_PER_S:g} (one per {1 / MIN_REFILL_PER_S:g} s)",
+    # JsonInt: "5" and true are not numbers, 5.0 is (JSON Schema calls it an integer).
+    capacity: Annotated[int, Field(ge=1, le=1_000_000), JsonInt] | None = Field(
+        default=None, json_schema_extra=_not_null()
     )
-    restore_defaults: bool = False
+    refill_per_s: Annotated[float, Field(ge=MIN_REFILL_PER_S, le=1_000_000), JsonInt] | None = (
+        Field(
+            default=None,
+            description=f"tokens a second, at least {MIN_REFILL_PER_S:g} (one per {1 / MIN_REFILL_PER_S:g} s)",
+            json_schema_extra=_not_null(),
+        )
+    )
+    restore_defaults: Flag = False
 
 
 class ResetResult(BaseModel):

@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=10.0,
         metavar="SECONDS",
-        help="longest pause /delay, /drip and /sse make (default 10)",
+        help="longest pause /delay, /drip, /sse and /stream make (default 10)",
     )
     p.add_argument(
         "--head-timeout",

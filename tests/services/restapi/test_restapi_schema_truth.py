@@ -39,11 +39,21 @@ def test_a_tiny_refill_on_the_command_line_is_one_line(tmp_path) -> None:
 def test_the_schema_says_what_the_server_accepts(http: httpx.Client) -> None:
     schema = http.get("/openapi.json").json()
     update = schema["components"]["schemas"]["RateLimitUpdate"]
-    assert update["dependentRequired"]["group"] == ["capacity", "refill_per_s"]
-    assert update["properties"]["refill_per_s"]["anyOf"][0]["minimum"] == 0.001
-    # Each field alone is refused, as the schema now says.
-    for alone in ({"group": "api"}, {"capacity": 3}, {"refill_per_s": 1}):
-        assert http.post("/_lab/ratelimit", json=alone).status_code == 422
+    assert sorted(update["dependentRequired"]["group"]) == ["capacity", "refill_per_s"]
+    assert update["properties"]["refill_per_s"]["minimum"] == 0.001
+    assert update["properties"]["group"]["enum"] == ["api", "practice", "*"]
+    # Each field alone, or null, is refused, as the schema now says; 0 is not false.
+    for bad in (
+        {"group": "api"},
+        {"capacity": 3},
+        {"refill_per_s": 1},
+        {"group": "api", "capacity": None, "refill_per_s": None},
+        {"group": None},
+        {"restore_defaults": 0},
+        {"group": "api", "capacity": 1.5, "refill_per_s": 1},
+    ):
+        assert http.post("/_lab/ratelimit", json=bad).status_code == 422, bad
+    assert http.post("/_lab/ratelimit", json={"enabled": None}).status_code == 200
 
     status_op = schema["paths"]["/status/{codes}"]["get"]
     pattern = next(p for p in status_op["parameters"] if p["name"] == "codes")["schema"]["pattern"]
