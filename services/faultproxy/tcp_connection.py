@@ -318,7 +318,14 @@ class Direction:
         if previous is not None:
             await asyncio.gather(previous, return_exceptions=True)
         await asyncio.gather(*(slot.task for slot in old_slots), return_exceptions=True)
-        # Oldest first: the channel nearest the writer holds the earliest bytes.
+        # Oldest first: the channel nearest the writer holds the earliest bytes. Appending
+        # in that order keeps every target in order, but the head is different: it already
+        # holds bytes read after all of these, so they go *before* them. They must go there
+        # in one block. Pushing each old channel to the front as it came (the bug of issue
+        # 15) put every younger channel before the older one pushed just before it: with
+        # 3+ stages (2+ non-empty channels) and every toxic re-posted (all new keys, so all
+        # go back to the head), whole channels of 4 KB-2 MB came out swapped.
+        to_head: list[Chunk | None] = []
         for pos in range(len(old_channels) - 1, -1, -1):
             passed = set(old_keys[: pos + 1])
             items = old_channels[pos].drain()
@@ -327,15 +334,13 @@ class Direction:
             j = 0
             while j < len(new_keys) and new_keys[j] in passed:
                 j += 1
-            if j >= len(new_keys):
-                target = self._tail
-            else:
-                target = self._head if j == 0 else new_channels[j - 1]
-            if target is self._head:
-                self._head.push_front(items)
-            else:
-                for item in items:
-                    target.put_nowait(item)
+            if j == 0:
+                to_head.extend(items)
+                continue
+            target = self._tail if j >= len(new_keys) else new_channels[j - 1]
+            for item in items:
+                target.put_nowait(item)
+        self._head.push_front(to_head)
         gate.set()
 
     async def _run_stage(self, runtime: Any, stub: ToxicStub, gate: asyncio.Event) -> None:
