@@ -186,9 +186,7 @@ def hash_server() -> Iterator[int]:
         yield port
 
 
-async def hash_exchange(
-    port: int, up: int, down: int, seed: int, read_pause: float = 0.0
-) -> None:
+async def hash_exchange(port: int, up: int, down: int, seed: int, read_pause: float = 0.0) -> None:
     """One connection to `hash_server` through ``port``: send ``up`` bytes while reading
     ``down``, and assert the SHA-256 of both (ours of what came down, the server's of
     what went up). ``read_pause`` (seconds after each read) makes a slow reader, so
