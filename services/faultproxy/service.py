@@ -74,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
         f"always allowed: {', '.join(DEFAULT_ALLOW)}",
     )
     parser.add_argument(
+        "--public-listen",
+        action="store_true",
+        help="proxies may listen beyond loopback; every upstream must then be allowed (--allow)",
+    )
+    parser.add_argument(
         "--loop",
         choices=("auto", "uvloop", "asyncio"),
         default=os.environ.get(LOOP_ENV, "auto"),
@@ -151,7 +156,7 @@ async def _serve(
 ) -> None:
     loop = asyncio.get_running_loop()
     load_plugins()
-    manager = ProxyManager(ProxyContext(), allowlist)
+    manager = ProxyManager(ProxyContext(), allowlist, public_listen=args.public_listen)
     if config is not None:
         try:
             manager.populate(config)

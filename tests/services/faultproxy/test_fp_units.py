@@ -10,7 +10,7 @@ import pytest
 import services.faultproxy.tcp.toxics  # noqa: F401 - registers the TCP types
 from services.faultproxy.api.input_parsing import ApiError, parse_json, parse_toxic_create
 from services.faultproxy.core.addresses import AddressError, split_host_port
-from services.faultproxy.core.allowlist import Allowlist, AllowlistError
+from services.faultproxy.core.allowlist import Allowlist, AllowlistError, is_loopback_host
 from services.faultproxy.core.events import EventBus
 from services.faultproxy.core.metrics import Metrics
 from services.faultproxy.core.toxic_types import (
@@ -30,10 +30,12 @@ from services.faultproxy.tcp.toxic_maths import (
 from services.faultproxy.tcp.toxics import LimitDataToxic
 
 
-def test_slicer_variation_zero_gives_exact_slices() -> None:
+def test_slicer_variation_zero_halves_like_toxiproxy() -> None:
+    # Toxiproxy halves while a span is longer than average + variation (slicer.go).
     cuts = slice_offsets(1000, 100, 0, random.Random(1))
-    assert cuts == list(range(0, 1001, 100))
-    assert len(slice_offsets(1050, 100, 0, random.Random(1))) - 1 == 11
+    assert [b - a for a, b in zip(cuts, cuts[1:], strict=False)] == [62, 63] * 8
+    assert slice_offsets(100, 100, 0, random.Random(1)) == [0, 100]
+    assert slice_offsets(101, 100, 0, random.Random(1)) == [0, 50, 101]
 
 
 def test_slicer_with_variation_covers_everything_within_bounds() -> None:
@@ -137,6 +139,11 @@ def test_split_host_port(text: str, expected: tuple[str, int]) -> None:
 def test_split_host_port_rejects(text: object) -> None:
     with pytest.raises(AddressError):
         split_host_port(text, "upstream")
+
+
+def test_is_loopback_host() -> None:
+    assert all(map(is_loopback_host, ["127.0.0.1", "127.9.9.9", "::1", "localhost", "LOCALHOST."]))
+    assert not any(map(is_loopback_host, ["0.0.0.0", "::", "", "10.0.0.1", "rawhttp", "lo"]))
 
 
 def test_allowlist() -> None:

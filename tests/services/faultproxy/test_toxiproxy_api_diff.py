@@ -27,6 +27,9 @@ DELIBERATE: dict[str, str] = {
     "add bandwidth at rate 0": "stricter validation: a rate of 0 would stall the stream for ever",
     "add with toxicity above 1": "stricter validation: toxicity is a probability",
     "add negative latency": "stricter validation: a negative delay is meaningless",
+    # The same three, seen later: Toxiproxy lists the toxics it accepted above.
+    "list toxics": "follows from the stricter validation (Toxiproxy lists bw0, over, neg)",
+    "list proxies": "follows from the stricter validation (Toxiproxy lists bw0, over, neg)",
 }
 
 

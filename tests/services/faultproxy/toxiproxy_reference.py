@@ -35,15 +35,17 @@ def reference_missing() -> str | None:
 
 
 @contextlib.contextmanager
-def toxiproxy_process() -> Iterator[int]:
-    """The reference server on a free loopback port; yields the API port."""
+def toxiproxy_process(*extra: str) -> Iterator[int]:
+    """The reference server on a free loopback port; yields the API port.
+
+    ``extra`` are more flags, e.g. ``-proxy-metrics`` to serve its byte counters."""
     import subprocess
     import tempfile
 
     port = free_port()
     log = tempfile.TemporaryFile()
     proc = subprocess.Popen(
-        [str(REFERENCE), "-host", "127.0.0.1", "-port", str(port)], stdout=log, stderr=log
+        [str(REFERENCE), "-host", "127.0.0.1", "-port", str(port), *extra], stdout=log, stderr=log
     )
     try:
         wait_tcp(port, timeout=10)
@@ -244,7 +246,12 @@ SEQUENCE: list[Step] = [
     ),
     Step("add limit_data", "POST", "/proxies/a/toxics", _toxic("limit_data", bytes=1000)),
     Step("add bandwidth", "POST", "/proxies/a/toxics", _toxic("bandwidth", rate=100)),
-    Step("add bandwidth at rate 0", "POST", "/proxies/a/toxics", {**_toxic("bandwidth", rate=0), "name": "bw0"}),
+    Step(
+        "add bandwidth at rate 0",
+        "POST",
+        "/proxies/a/toxics",
+        {**_toxic("bandwidth", rate=0), "name": "bw0"},
+    ),
     Step(
         "add with toxicity above 1",
         "POST",
