@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -164,9 +165,13 @@ async def _serve(
             sock.close()
             raise ServiceStartError(f"{SERVICE}: config file {args.config}: {exc}") from None
     if args.persist:
-        manager.persist_to = args.config
+        manager.persist_to(args.config)
     server = ApiServer(ApiRoutes(manager, token=args.token))
     await server.start(sock)
+    # Everything loaded so far lives for the whole run: keep it out of the collector's
+    # scans, so a young-generation pass does not walk the modules on the proxy path.
+    gc.collect()
+    gc.freeze()
     host, port = sock.getsockname()[:2]
     log.info(
         "faultproxy API on http://%s:%s (loop %s, %d proxies%s)",

@@ -93,6 +93,8 @@ class ApiServer:
                 response = refused
             else:
                 response = self.routes.handle(request)
+                if request.method != "GET":
+                    await self.routes.manager.wait_saved()  # --persist: the file has it
             await self._send(conn, writer, response)
             if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
                 return

@@ -6,10 +6,7 @@ API call is atomic with respect to the proxies' traffic (no half-applied state).
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +22,7 @@ from services.faultproxy.api.input_parsing import (
 )
 from services.faultproxy.core.addresses import listen_host, split_host_port
 from services.faultproxy.core.allowlist import Allowlist, is_loopback_host
+from services.faultproxy.core.persistence import StateWriter, write_state
 from services.faultproxy.core.proxy_base import (
     BaseProxy,
     ProxyContext,
@@ -59,7 +57,7 @@ class ProxyManager:
         # upstream is checked against the allowlist, not only those of exposed proxies.
         self.public_listen = public_listen
         self.proxies: dict[str, BaseProxy] = {}
-        self.persist_to = persist_to
+        self.writer = StateWriter(persist_to, self.export) if persist_to else None
         self.on_change: list[Callable[[], None]] = []
 
     # ---- helpers ----------------------------------------------------------------------
@@ -88,8 +86,8 @@ class ProxyManager:
             )
 
     def _changed(self) -> None:
-        if self.persist_to is not None:
-            self.save(self.persist_to)
+        if self.writer is not None:
+            self.writer.mark()
         for callback in self.on_change:
             callback()
 
@@ -394,20 +392,20 @@ class ProxyManager:
 
     def save(self, path: Path) -> None:
         """Write the state atomically (a crash mid-write never leaves half a file)."""
-        text = json.dumps(self.export(), indent=2) + "\n"
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.replace(tmp, path)
-        except OSError as exc:
-            log.error("cannot save state to %s: %s", path, exc.strerror or exc)
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+        write_state(path, self.export())
+
+    def persist_to(self, path: Path) -> None:
+        """From now on, write every change to ``path`` (``--persist``)."""
+        self.writer = StateWriter(path, self.export)
+
+    async def wait_saved(self) -> None:
+        """Return once the file holds every change made so far (at once without --persist)."""
+        if self.writer is not None:
+            await self.writer.wait_saved()
 
     def close(self) -> None:
+        if self.writer is not None:
+            self.writer.flush_now()
         for proxy in self.proxies.values():
             proxy.stop()
 
