@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
+from pathlib import Path
 
 import pytest
 
@@ -271,3 +273,34 @@ def test_interrupted_send_still_delivers() -> None:
         return [i.data for i in out.drain() if i is not None]
 
     assert asyncio.run(run()) == [b"x", b"y"]
+
+
+def test_state_writer_coalesces_and_waits(tmp_path: Path) -> None:
+    """50 changes in a burst: at most 2 writes (one in flight, one covering the rest),
+    and wait_saved returns only once the file holds the last state."""
+    from services.faultproxy.core import persistence
+    from services.faultproxy.core.persistence import StateWriter
+
+    path = tmp_path / "state.json"
+    state: list[dict] = []
+    writes = []
+    real = persistence.write_state
+
+    def counting(p: Path, s: list) -> None:
+        writes.append(len(s))
+        real(p, s)
+
+    async def scenario() -> None:
+        writer = StateWriter(path, lambda: [dict(x) for x in state])
+        for i in range(50):
+            state.append({"name": f"p{i}"})
+            writer.mark()
+        await writer.wait_saved()
+
+    persistence.write_state = counting
+    try:
+        asyncio.run(scenario())
+    finally:
+        persistence.write_state = real
+    assert [p["name"] for p in json.loads(path.read_text())] == [f"p{i}" for i in range(50)]
+    assert 1 <= len(writes) <= 2 and writes[-1] == 50
