@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -72,6 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="HOST_OR_CIDR",
         help="extra upstream hosts/CIDRs proxies may relay to ('*' for any); "
         f"always allowed: {', '.join(DEFAULT_ALLOW)}",
+    )
+    parser.add_argument(
+        "--public-listen",
+        action="store_true",
+        help="proxies may listen beyond loopback; every upstream must then be allowed (--allow)",
     )
     parser.add_argument(
         "--loop",
@@ -151,7 +157,7 @@ async def _serve(
 ) -> None:
     loop = asyncio.get_running_loop()
     load_plugins()
-    manager = ProxyManager(ProxyContext(), allowlist)
+    manager = ProxyManager(ProxyContext(), allowlist, public_listen=args.public_listen)
     if config is not None:
         try:
             manager.populate(config)
@@ -159,9 +165,13 @@ async def _serve(
             sock.close()
             raise ServiceStartError(f"{SERVICE}: config file {args.config}: {exc}") from None
     if args.persist:
-        manager.persist_to = args.config
+        manager.persist_to(args.config)
     server = ApiServer(ApiRoutes(manager, token=args.token))
     await server.start(sock)
+    # Everything loaded so far lives for the whole run: keep it out of the collector's
+    # scans, so a young-generation pass does not walk the modules on the proxy path.
+    gc.collect()
+    gc.freeze()
     host, port = sock.getsockname()[:2]
     log.info(
         "faultproxy API on http://%s:%s (loop %s, %d proxies%s)",

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import itertools
 import json
 import logging
+import os
 import socket
+import struct
+import time
 
 import h11
 
@@ -18,6 +23,15 @@ log = logging.getLogger("faultproxy.api")
 READ_SIZE = 65536
 IDLE_TIMEOUT_S = 120.0
 SSE_KEEPALIVE_S = 15.0
+
+
+_request_counter = itertools.count(int.from_bytes(os.urandom(4), "big"))
+
+
+def request_id() -> str:
+    """A unique id per answer in the shape of Toxiproxy's (an xid: 20 base32hex chars)."""
+    raw = struct.pack(">IQ", int(time.time()), next(_request_counter) & (2**64 - 1))
+    return base64.b32hexencode(raw).decode()[:20].lower()
 
 
 class ApiServer:
@@ -79,6 +93,8 @@ class ApiServer:
                 response = refused
             else:
                 response = self.routes.handle(request)
+                if request.method != "GET":
+                    await self.routes.manager.wait_saved()  # --persist: the file has it
             await self._send(conn, writer, response)
             if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
                 return
@@ -130,7 +146,7 @@ class ApiServer:
     async def _send(
         self, conn: h11.Connection, writer: asyncio.StreamWriter, response: Response
     ) -> None:
-        headers = [("Server", "faultproxy")]
+        headers = [("Server", "faultproxy"), ("X-Toxiproxy-Request-Id", request_id())]
         if response.status != 204:
             headers += [
                 ("Content-Type", response.content_type),
@@ -156,6 +172,7 @@ class ApiServer:
                         headers=[
                             ("Content-Type", "application/json"),
                             ("Content-Length", str(len(body.body))),
+                            ("X-Toxiproxy-Request-Id", request_id()),
                             ("Connection", "close"),
                         ],
                     )
@@ -185,6 +202,7 @@ class ApiServer:
                     headers=[
                         ("Content-Type", "text/event-stream"),
                         ("Cache-Control", "no-cache"),
+                        ("X-Toxiproxy-Request-Id", request_id()),
                         ("Connection", "close"),
                     ],
                 )

@@ -60,3 +60,9 @@ def listen_host(host: str) -> str:
     if host == "localhost" or host == "":
         return "127.0.0.1" if host == "localhost" else "0.0.0.0"
     return host
+
+
+def go_errno_text(exc: OSError) -> str:
+    """An OS error as Go spells it (``address already in use``): clients match the text."""
+    text = exc.strerror or str(exc)
+    return text[:1].lower() + text[1:]

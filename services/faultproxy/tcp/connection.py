@@ -91,6 +91,7 @@ class Direction:
         self.mode = "idle"
         self.done = asyncio.Event()  # EOF written to dst (or the direction gave up)
         self._bytes_series = conn.proxy.bytes_series[stream]
+        self._received_series = conn.proxy.received_series[stream]
         self._pump: SplicePump | None = None
         self._head = Channel()
         self._tail = Channel()
@@ -162,6 +163,7 @@ class Direction:
                 self._count,
                 self._on_pump_eof,
                 self._on_pump_error,
+                self._received_series.inc,
             )
         except OSError as exc:
             # Out of descriptors or pipe pages: this direction still works, by copying.
@@ -216,6 +218,7 @@ class Direction:
                 # Set before the put: if it is interrupted, the EOF is still queued (below),
                 # and a reader restarted after it would queue a second one.
                 self._reader_eof = True
+            self._received_series.inc(len(data))
             try:
                 await self._head.put(item)
             except asyncio.CancelledError:
