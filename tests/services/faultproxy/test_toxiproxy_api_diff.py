@@ -13,14 +13,9 @@ import json
 
 import pytest
 
+from services.common.reference_peers import reference_missing, toxiproxy_process
 from tests.services.faultproxy.fp_support import faultproxy_process
-from tests.services.faultproxy.toxiproxy_reference import (
-    SEQUENCE,
-    classify,
-    reference_missing,
-    run_sequence,
-    toxiproxy_process,
-)
+from tests.services.faultproxy.toxiproxy_reference import SEQUENCE, classify, run_sequence
 
 # step label -> why faultproxy answers differently on purpose
 DELIBERATE: dict[str, str] = {

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import pytest
 
 from services.common.processes import free_port
+from services.common.reference_peers import reference_missing, toxiproxy_process
 from services.faultproxy.tcp.toxic_maths import slice_offsets
 from tests.services.faultproxy.fp_support import (
     Api,
@@ -26,7 +27,6 @@ from tests.services.faultproxy.fp_support import (
     recv_exactly,
     wait_until,
 )
-from tests.services.faultproxy.toxiproxy_reference import reference_missing, toxiproxy_process
 
 
 @pytest.fixture(scope="module", params=["faultproxy", "toxiproxy"])
