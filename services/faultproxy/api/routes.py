@@ -68,7 +68,7 @@ class ApiRoutes:
     def refuse(self, req: Request) -> Response | None:
         """The checks every request passes before routing (browser, token)."""
         agent = req.headers.get("user-agent", "")
-        if agent.startswith("Mozilla/"):
+        if agent.lower().startswith("mozilla/"):  # header values are not case-sensitive
             # As Toxiproxy: a web page must not be able to reconfigure the proxy.
             return Response.error(
                 403, "User agent not allowed: browsers may not use the faultproxy API"

@@ -264,3 +264,42 @@ def test_pinned_name_checks_every_address() -> None:
     assert check_pinned_name("restapi", lambda a: True, dns) == ["127.0.0.1", "10.1.2.3"]
     with pytest.raises(AddressRefused, match="does not resolve"):
         check_pinned_name("udpstream", lambda a: True, dns)
+
+
+# ---- the API's own gate: browsers, huge heads ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "agent", ["Mozilla/5.0 (X11)", "mozilla/5.0", "MOZILLA/4.0", "MoZiLlA/5.0 (Macintosh)"]
+)
+def test_browser_user_agents_are_refused_in_any_case(api: Api, agent: str) -> None:
+    r = api.get("/proxies", headers={"User-Agent": agent})
+    assert r.status_code == 403, (agent, r.status_code)
+    assert "User agent not allowed" in r.text
+
+
+def test_non_browser_agents_pass(api: Api) -> None:
+    for agent in ("curl/8.5.0", "python-httpx/0.27", "toxiproxy-cli", "Go-http-client/1.1"):
+        assert api.get("/proxies", headers={"User-Agent": agent}).status_code == 200
+
+
+@pytest.mark.parametrize("size", [1024 * 1024, 4 * 1024 * 1024, 16 * 1024 * 1024])
+def test_huge_header_gets_431_not_a_reset(fp: Api, size: int) -> None:
+    """The whole head is sent before reading, as a naive client would: it must read a
+    431, not ECONNRESET (before: a reset from 1 MB on)."""
+    head = b"GET /proxies HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * size + b"\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", fp.port), timeout=10) as sock:
+        try:
+            sock.sendall(head)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server may stop reading early; the answer must still be there
+        answer = b""
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:80]
+    assert b"connection: close" in answer.lower()
+    # ... and the API still answers the next client.
+    assert fp.get("/version").status_code == 200
