@@ -303,3 +303,31 @@ def test_huge_header_gets_431_not_a_reset(fp: Api, size: int) -> None:
     assert b"connection: close" in answer.lower()
     # ... and the API still answers the next client.
     assert fp.get("/version").status_code == 200
+
+
+# ---- Compose: the stack's command line is enough for its config ---------------------------
+
+
+def test_compose_command_line_accepts_the_compose_config(tmp_path: Path) -> None:
+    """faultproxy started with compose.yaml's own flags loads docker/faultproxy.json (the
+    lab's names as upstreams, 0.0.0.0 listeners); ports moved to 0 to stay off defaults."""
+    import yaml
+
+    compose = yaml.safe_load((REPO_ROOT / "compose.yaml").read_text())
+    command = compose["services"]["faultproxy"]["command"]
+    assert "--public-listen" in command
+    flags = [a for a in command[3:] if not a.startswith(("--host=", "--port=", "--config="))]
+    proxies = json.loads((REPO_ROOT / "docker" / "faultproxy.json").read_text())
+    for proxy in proxies:
+        assert proxy["listen"].startswith("0.0.0.0:")
+        proxy["listen"] = "0.0.0.0:0"
+    cfg = tmp_path / "fp.json"
+    cfg.write_text(json.dumps(proxies))
+    with faultproxy_process(*flags, "--config", str(cfg)) as (api, _proc):
+        got = api.get("/proxies").json()
+        assert set(got) == {p["name"] for p in proxies}
+        assert all(p["listen"].startswith("0.0.0.0:") for p in got.values())
+    # Without the flags the same names are refused (they do not resolve to loopback here).
+    if not _resolves("restapi"):
+        result = run_cli("--port", str(free_port()), "--public-listen", "--config", str(cfg))
+        assert result.returncode == 2 and "rawhttp" in result.stderr, result.stderr
