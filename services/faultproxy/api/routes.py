@@ -72,7 +72,7 @@ class ApiRoutes:
     def refuse(self, req: Request) -> Response | None:
         """The checks every request passes before routing (browser, token)."""
         agent = req.headers.get("user-agent", "")
-        if agent.startswith("Mozilla/"):
+        if agent.lower().startswith("mozilla/"):  # header values are not case-sensitive
             # As Toxiproxy: a web page must not be able to reconfigure the proxy.
             return Response.text(403, "User agent not allowed\n")  # Go's http.Error
         if self.token and split_path(req.path)[:1] != ["healthz"]:

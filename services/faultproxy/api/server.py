@@ -23,6 +23,10 @@ log = logging.getLogger("faultproxy.api")
 READ_SIZE = 65536
 IDLE_TIMEOUT_S = 120.0
 SSE_KEEPALIVE_S = 15.0
+# After an error answer to a request we stopped reading (a huge head, a huge body): how
+# long, and how much, to keep reading and discarding what the client still sends.
+LINGER_S = 2.0
+LINGER_MAX_BYTES = 64 * 1024 * 1024
 
 
 _request_counter = itertools.count(int.from_bytes(os.urandom(4), "big"))
@@ -77,9 +81,11 @@ class ApiServer:
                 await self._send_error(
                     conn, writer, exc.error_status_hint, f"bad HTTP request: {exc}"
                 )
+                await _linger(reader, writer)
                 return
             except ApiError as exc:
                 await self._send_error(conn, writer, exc.status, str(exc))
+                await _linger(reader, writer)
                 return
             if request is None:
                 return
@@ -230,6 +236,31 @@ class ApiServer:
         finally:
             sub.close()
             gone.cancel()
+
+
+async def _linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Half-close, then read and discard what the client is still sending, for a while.
+
+    Closing a socket whose receive buffer holds unread bytes makes the kernel send a
+    reset, and a reset can destroy the error answer before the client reads it: a client
+    that sent a 1 MB header would see ECONNRESET instead of 431.
+    """
+    with contextlib.suppress(OSError, RuntimeError, NotImplementedError):
+        writer.write_eof()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + LINGER_S
+    drained = 0
+    while drained < LINGER_MAX_BYTES:
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            return
+        try:
+            chunk = await asyncio.wait_for(reader.read(READ_SIZE), remaining)
+        except (TimeoutError, ConnectionError):
+            return
+        if not chunk:
+            return
+        drained += len(chunk)
 
 
 def _sse(event: object) -> bytes:

@@ -6,6 +6,7 @@ API call is atomic with respect to the proxies' traffic (no half-applied state).
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +21,14 @@ from services.faultproxy.api.input_parsing import (
     parse_toxic_create,
     parse_toxic_update,
 )
-from services.faultproxy.core.addresses import listen_host, split_host_port
+from services.faultproxy.core.addresses import (
+    AddressError,
+    AddressRefused,
+    check_pinned_name,
+    listen_host,
+    pin_listen,
+    split_host_port,
+)
 from services.faultproxy.core.allowlist import Allowlist, is_loopback_host
 from services.faultproxy.core.persistence import StateWriter, write_state
 from services.faultproxy.core.proxy_base import (
@@ -50,12 +58,16 @@ class ProxyManager:
         allowlist: Allowlist | None = None,
         persist_to: Path | None = None,
         public_listen: bool = False,
+        trusted_names: frozenset[str] = frozenset(),
     ) -> None:
         self.ctx = ctx or ProxyContext()
         self.allowlist = allowlist or Allowlist()
         # True when proxies may listen beyond loopback (--public-listen): then every
         # upstream is checked against the allowlist, not only those of exposed proxies.
         self.public_listen = public_listen
+        # Names the operator listed (--allow): trusted wherever they resolve. The built-in
+        # ones (restapi, localhost...) are trusted only where they resolve to loopback.
+        self.trusted_names = {n.lower().rstrip(".") for n in trusted_names}
         self.proxies: dict[str, BaseProxy] = {}
         self.writer = StateWriter(persist_to, self.export) if persist_to else None
         self.on_change: list[Callable[[], None]] = []
@@ -84,6 +96,23 @@ class ProxyManager:
                 f"restart faultproxy with --allow {host} to permit it",
                 403,
             )
+        bare = host.lower().rstrip(".")
+        if self.allowlist.allow_all or _is_ip(host) or bare in self.trusted_names:
+            return
+        try:
+            check_pinned_name(host, self.allowlist.allows)
+        except AddressError as exc:
+            raise ApiError(str(exc), 403 if isinstance(exc, AddressRefused) else 400) from None
+
+    def _pin_listen(self, value: Any) -> str:
+        """Where a proxy asked to listen on ``value`` really listens (see `pin_listen`)."""
+        if value in (None, ""):
+            return "127.0.0.1:0"
+        check_address(value, "listen")
+        try:
+            return pin_listen(value, self.public_listen)
+        except AddressError as exc:
+            raise ApiError(str(exc), 403 if isinstance(exc, AddressRefused) else 400) from None
 
     def _changed(self) -> None:
         if self.writer is not None:
@@ -117,7 +146,7 @@ class ProxyManager:
             raise ApiError("missing required field: upstream")
         check_address(upstream, "upstream")
         listen = data.get("listen")
-        listen = "127.0.0.1:0" if listen in (None, "") else check_address(listen, "listen")
+        listen = self._pin_listen(listen)
         self._check_upstream(upstream, listen)
         enabled = (
             check_bool(data["enabled"], "enabled") if data.get("enabled") is not None else True
@@ -264,7 +293,7 @@ class ProxyManager:
         data = lower_keys(body, "a proxy")
         listen, upstream = proxy.listen, proxy.upstream
         if data.get("listen") not in (None, ""):
-            listen = check_address(data["listen"], "listen")
+            listen = self._pin_listen(data["listen"])
         if data.get("upstream") not in (None, ""):
             upstream = check_address(data["upstream"], "upstream")
         if (listen, upstream) != (proxy.listen, proxy.upstream):
@@ -408,6 +437,14 @@ class ProxyManager:
             self.writer.flush_now()
         for proxy in self.proxies.values():
             proxy.stop()
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return False
 
 
 def _summary(proxy: BaseProxy) -> dict[str, Any]:
