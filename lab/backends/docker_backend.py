@@ -55,6 +55,9 @@ ACTIONS = frozenset({"pause", "resume", "stop", "start", "partition", "heal"})
 # peer's RST arrives as accept-then-EOF, and it drops UDP datagrams in bursts. Only the
 # runner inside the Compose network talks to the services directly.
 RAW_TRANSPORT = "raw-transport"
+# On the scenario runner containers `lab run` starts in the lab network (value: the
+# project), so `lab down` removes them even after a `lab run` that was killed outright.
+RUNNER_LABEL = "org.wirelab.runner"
 _ENGINE_TIMEOUT = 2.0
 
 
@@ -448,6 +451,9 @@ class DockerBackend(Backend):
         args = ["down", "--remove-orphans", "--timeout", "3"]
         if volumes:
             args.append("--volumes")
+        # First the runners: compose does not know them, and the network cannot go while a
+        # container is still attached to it.
+        self.remove_runners()
         self._compose(*args)
         self._port_cache.clear()
         # Whatever compose did not remove (a `run` container left behind, say) goes too.
@@ -455,6 +461,19 @@ class DockerBackend(Backend):
             all=True, filters={"label": f"com.docker.compose.project={self.project}"}
         ):
             c.remove(force=True, v=volumes)
+
+    def runners(self) -> list:
+        """The scenario runner containers `lab run` started for this project."""
+        return self.client.containers.list(
+            all=True, filters={"label": f"{RUNNER_LABEL}={self.project}"}
+        )
+
+    def remove_runners(self) -> None:
+        for container in self.runners():
+            try:
+                container.remove(force=True)
+            except Exception:  # already gone, which is the point
+                pass
 
     def status(self) -> list[ServiceStatus]:
         if self.in_network:
@@ -478,7 +497,10 @@ class DockerBackend(Backend):
         if not self._on_network(container):
             return ServiceStatus(service, "partitioned", addresses, None, "off the lab network")
         try:
-            detail = self._probe(service)
+            t0 = time.monotonic()
+            self._probe(service)
+            # Like the local backend's "pid N, probe N ms": short enough for 80 columns.
+            detail = f"{container.short_id}, probe {(time.monotonic() - t0) * 1000:.0f} ms"
             return ServiceStatus(service, "healthy", addresses, None, detail)
         except ProbeError as exc:
             return ServiceStatus(service, "unhealthy", addresses, None, str(exc))
