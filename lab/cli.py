@@ -114,7 +114,8 @@ def up(
     backend: Annotated[
         str,
         typer.Option(
-            envvar="WIRELAB_BACKEND", help="local, docker or auto (docker when an engine answers)"
+            envvar="WIRELAB_BACKEND",
+            help="local, docker or auto (docker when an engine answers and the image can be made)",
         ),
     ] = "auto",
     port: Annotated[
@@ -133,6 +134,12 @@ def up(
         options["ports"] = ports
     if port_offset is not None:
         options["port_offset"] = port_offset
+    if backend == "auto":
+        from lab.backends.docker_backend import auto_backend
+
+        backend, note = auto_backend()
+        if note:
+            err.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
     try:
         chosen = get_backend(backend, **options)
         t0 = time.monotonic()

@@ -78,6 +78,27 @@ def engine_available() -> bool:
         return False
 
 
+def auto_backend() -> tuple[str, str]:
+    """``lab up --backend auto``: ("docker", "") when an engine answers and the lab's image
+    can be made, else ("local", one line saying why, with the command that enables Docker).
+    """
+    if not engine_available():
+        return "local", (
+            "using the local backend: no Docker engine answers (to use Docker, install and "
+            "start it: sudo systemctl start docker)"
+        )
+    from lab.images import ImageError, docker_client, image_blocker
+
+    try:
+        blocked = image_blocker(docker_client())
+    except ImageError as exc:
+        return "local", f"using the local backend: {exc}"
+    if blocked is None:
+        return "docker", ""
+    why, fix = blocked
+    return "local", f"using the local backend: {why} (to use Docker: {fix})"
+
+
 @functools.cache
 def compose_command() -> list[str]:
     """``docker compose`` when the v2 plugin exists, else ``docker-compose``, else a clear error."""
