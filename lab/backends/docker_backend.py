@@ -203,19 +203,22 @@ class DockerBackend(Backend):
         self._env = env
 
     def capability_note(self, capability: str) -> str | None:
-        """Why this backend lacks ``capability`` and where the scenario runs instead."""
+        """Why this backend lacks ``capability`` and where the scenario runs instead.
+
+        `lab run` on the host sends each scenario where it can run (see
+        lab/backends/docker_runner.py), so these reasons show only for a scenario that needs
+        both raw transport and a service action, or for a runner started by hand.
+        """
         if self.in_network and capability in ACTIONS:
             return (
                 "the runner inside the Compose network has no Docker engine to act on "
                 "services: run it from the host (`lab up --backend docker`, then `lab run`)"
             )
         if not self.in_network and capability == RAW_TRANSPORT:
-            project = "" if self.project == DEFAULT_PROJECT else f" -p {self.project}"
             return (
                 "Docker's published ports go through docker-proxy, which hides refused/RST "
-                "and drops UDP bursts; run it inside the network: "
-                f"`docker-compose{project} --profile runner run --rm lab run all` "
-                "(or the local backend)"
+                "and drops UDP bursts; `lab run` runs it in a runner container on the lab "
+                "network, where no service action is possible (or use the local backend)"
             )
         return None
 
