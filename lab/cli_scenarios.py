@@ -117,6 +117,9 @@ def run_command(
     no_report: Annotated[
         bool, typer.Option("--no-report", hidden=True, help="progress lines only (the runner)")
     ] = False,
+    wait_for: Annotated[
+        Path | None, typer.Option("--wait-for", hidden=True, help="start when FILE exists")
+    ] = None,
 ) -> None:
     """Run scenarios: apply faults, drive clients, check what they see, always roll back.
 
@@ -142,6 +145,8 @@ def run_command(
     chosen = _selected(loaded, names)
     if not chosen:
         raise _fail(f"no scenarios found under {scenarios_dir or scenarios_root()}")
+    if wait_for is not None:
+        _wait_for(wait_for)
     backend = _backend_ready(up)
     in_network, on_host = _split(backend, chosen)
     proxy_api = ProxyAPI(backend.faultproxy_url())
@@ -156,17 +161,18 @@ def run_command(
     interrupted = False
     results: list = []
     remote: dict[int, dict] = {}  # id(result) -> the runner's journal entry
+    session = None
     try:
-        if in_network:
-            found, interrupted = _run_in_network(
-                backend, in_network, on_host, set_, repeat, stop_on_failure, verbose
-            )
-            results = [result for result, _ in found]
-            remote = {id(result): entry for result, entry in found}
-            if stop_on_failure and any(r.status in ("failed", "error") for r in results):
-                on_host = []
-        if on_host and not interrupted:
+        if in_network:  # started now, so its start overlaps the host's scenarios
+            session = _start_runner(backend, in_network, on_host, set_, repeat,
+                                    stop_on_failure, verbose)  # fmt: skip
+        if on_host:
             results += runner.run(on_host, repeat=repeat, stop_on_failure=stop_on_failure)
+        failed = any(r.status in ("failed", "error") for r in results)
+        if session is not None and not (stop_on_failure and failed):
+            found, interrupted = _collect(session, in_network)
+            results += [result for result, _ in found]
+            remote = {id(result): entry for result, entry in found}
     except Interrupted as exc:
         results, interrupted = results + exc.results, True
     except KeyboardInterrupt:
@@ -174,6 +180,8 @@ def run_command(
     finally:
         signal.signal(signal.SIGTERM, previous)
         progress.stop()
+        if session is not None:
+            session.close()
         if interrupted and in_network:
             with contextlib.suppress(Exception):
                 proxy_api.reset()  # a safety net: the runner rolled back its own faults
@@ -226,7 +234,16 @@ def _ran_in(backend: Any, remote: dict[int, dict]) -> Any:
     return lambda result: WHERE_NETWORK if id(result) in remote else WHERE_HOST
 
 
-def _run_in_network(
+def _wait_for(gate: Path, timeout: float = 600.0) -> None:
+    """The runner container's gate: `lab run` on the host opens it after its own part."""
+    deadline = time.monotonic() + timeout
+    while not gate.exists():
+        if time.monotonic() > deadline:
+            raise _fail(f"{gate} did not appear within {timeout:.0f}s")
+        time.sleep(0.05)
+
+
+def _start_runner(
     backend: Any,
     scenarios: list,
     on_host: list,
@@ -234,24 +251,23 @@ def _run_in_network(
     repeat: int,
     stop_on_failure: bool,
     verbose: bool,
-) -> tuple[list[tuple[Any, dict]], bool]:
-    """Run ``scenarios`` in a runner container; ScenarioResults built from its journal."""
+) -> Any:
+    """Start the runner container for ``scenarios``; it waits until ``_collect`` opens it."""
     from lab.backends import BackendError
-    from lab.backends.docker_runner import RunnerPlan, run_in_network
-    from lab.scenario.runner import ScenarioResult
+    from lab.backends.docker_runner import RunnerPlan, RunnerSession
 
     args = [a for item in set_ for a in ("--set", item)]
     args += ["--repeat", str(repeat)] if repeat > 1 else []
     args += ["--stop-on-failure"] if stop_on_failure else []
     args += ["--verbose"] if verbose else []
-    where = f", {len(on_host)} on the host (they pause, stop or partition services)"
+    first = f"{len(on_host)} on the host first (they pause, stop or partition services), "
     console.print(
-        f"[dim]{len(scenarios)} scenario(s) run in the lab network (a runner container, "
-        f"no docker-proxy in the way){where if on_host else ''}[/]",
+        f"[dim]{first if on_host else ''}{len(scenarios)} in the lab network (a runner "
+        "container, no docker-proxy in the way)[/]",
         highlight=False,
     )
     try:
-        outcome = run_in_network(
+        return RunnerSession(
             backend,
             RunnerPlan([s.path for s in scenarios]),
             args,
@@ -260,6 +276,13 @@ def _run_in_network(
         )
     except BackendError as exc:
         raise _fail(str(exc)) from None
+
+
+def _collect(session: Any, scenarios: list) -> tuple[list[tuple[Any, dict]], bool]:
+    """Let the runner go, stream it, and turn its journal into ScenarioResults."""
+    from lab.scenario.runner import ScenarioResult
+
+    outcome = session.run()
     by_name = {s.name: s for s in scenarios}
     found: list[tuple[Any, dict]] = []
     for entry in (outcome.journal or {}).get("scenarios", []):

@@ -23,8 +23,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -36,6 +35,7 @@ WHERE_NETWORK = "lab network"
 CA_INSIDE = "/run/wirelab/ca.pem"
 OUT_INSIDE = "/run/wirelab/out"
 JOURNAL = "journal.json"
+GATE = "go"  # the runner starts its scenarios when this file appears
 # Folders of the image a scenario folder must not be mounted over.
 _IMAGE_PATHS = ("/app", "/opt", "/usr", "/bin", "/sbin", "/lib", "/etc", "/run", "/proc", "/sys")
 _INTERRUPT_GRACE = 20.0  # seconds the runner gets to roll back after Ctrl-C
@@ -195,54 +195,59 @@ class ScenarioRunnerContainer:
         self.container = None
 
 
-@contextmanager
-def _out_dir() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="wirelab-runner-"))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-
-
 def _write_stdout(chunk: bytes) -> None:
     sys.stdout.buffer.write(chunk)
     sys.stdout.buffer.flush()
 
 
-def run_in_network(
-    backend: DockerBackend,
-    plan: RunnerPlan,
-    args: list[str],
-    columns: int = 100,
-    colour: bool = False,
-    write: Callable[[bytes], None] = _write_stdout,
-) -> RunnerOutcome:
-    """Run ``plan`` in a runner container, streaming its output; Ctrl-C rolls back there.
+class RunnerSession:
+    """A runner container started early and held at the gate, then released.
 
-    After Ctrl-C (or SIGTERM, which `lab run` turns into one) the runner gets SIGINT,
-    rolls back, writes its journal and exits; the outcome says ``interrupted``.
+    Starting a container and a Python in it takes seconds on a loaded machine. `lab run`
+    starts it first, runs the host's scenarios meanwhile (the runner waits for a file in
+    its output folder before it even checks the lab: a host scenario may have paused a
+    service), then opens the gate and streams the runner's progress.
     """
-    runner = ScenarioRunnerContainer(backend)
-    with _out_dir() as out:
-        # The runner runs as the caller's uid: the folder's 0700 is enough.
+
+    def __init__(
+        self,
+        backend: DockerBackend,
+        plan: RunnerPlan,
+        args: list[str],
+        columns: int = 100,
+        colour: bool = False,
+        write: Callable[[bytes], None] = _write_stdout,
+    ) -> None:
+        self.runner = ScenarioRunnerContainer(backend)
+        self.plan, self.write = plan, write
+        # The runner runs as the caller's uid: this folder's 0700 is enough.
+        self.out = Path(tempfile.mkdtemp(prefix="wirelab-runner-"))
+        gate = ["--wait-for", f"{OUT_INSIDE}/{GATE}"]
+        self.runner.start(plan, [*gate, *args], self.out, columns, colour)
+
+    def run(self) -> RunnerOutcome:
+        """Open the gate and stream the runner's output until it exits; Ctrl-C rolls back.
+
+        After Ctrl-C (or SIGTERM, which `lab run` turns into one) the runner gets SIGINT,
+        rolls back, writes its journal and exits; the outcome says ``interrupted``.
+        """
+        runner = self.runner
         interrupted = False
+        (self.out / GATE).touch()
         try:
-            runner.start(plan, args, out, columns, colour)
-            try:
-                for chunk in runner.container.logs(stream=True, follow=True):
-                    write(chunk)
-            except KeyboardInterrupt:
-                interrupted = True
-                runner.interrupt(write)
-            try:
-                code = int(runner.container.wait(timeout=30).get("StatusCode", 1))
-            except Exception:
-                code = 130 if interrupted else 1
-            tail = runner.container.logs(tail=15).decode("utf-8", "replace")
-        finally:
-            runner.remove()
+            for chunk in runner.container.logs(stream=True, follow=True):
+                self.write(chunk)
+        except KeyboardInterrupt:
+            interrupted = True
+            runner.interrupt(self.write)
+        try:
+            code = int(runner.container.wait(timeout=30).get("StatusCode", 1))
+        except Exception:
+            code = 130 if interrupted else 1
+        tail = runner.container.logs(tail=15).decode("utf-8", "replace")
+        runner.remove()
         journal = None
-        file = out / JOURNAL
+        file = self.out / JOURNAL
         if file.is_file():
             try:
                 journal = json.loads(file.read_text(encoding="utf-8"))
@@ -250,8 +255,13 @@ def run_in_network(
                 journal = None
         if journal is not None:
             for entry in journal.get("scenarios", []):
-                entry["file"] = plan.to_host(str(entry.get("file", "")))
-    return RunnerOutcome(journal, code, interrupted or code == 130, tail)
+                entry["file"] = self.plan.to_host(str(entry.get("file", "")))
+        return RunnerOutcome(journal, code, interrupted or code == 130, tail)
+
+    def close(self) -> None:
+        """Remove the container (if still there) and the output folder; always safe."""
+        self.runner.remove()
+        shutil.rmtree(self.out, ignore_errors=True)
 
 
 __all__ = [
@@ -262,5 +272,5 @@ __all__ = [
     "RunnerOutcome",
     "RunnerPlan",
     "placement",
-    "run_in_network",
+    "RunnerSession",
 ]
