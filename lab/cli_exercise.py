@@ -4,6 +4,7 @@ instructors (check --all over a folder of submissions, with CSV and JUnit report
 from __future__ import annotations
 
 import shutil
+import textwrap
 from pathlib import Path
 from typing import Annotated
 
@@ -26,19 +27,6 @@ exercise_app = typer.Typer(
 )
 console = Console()
 err = Console(stderr=True)
-
-# Which lab endpoint each exercise's program talks to, for the "run it by hand" lines.
-HAND_RUN_TARGETS = {
-    1: ("rawhttp", "host_port"),
-    3: ("rawhttp.line.via_proxy", "host_port"),
-    4: ("rawhttp.via_proxy", "host_port"),
-    5: ("restapi.via_proxy", "url"),
-    6: ("restapi", "url"),
-    7: ("restapi.via_proxy", "url"),
-    8: ("udpstream", "host_port"),
-    9: ("rawhttp.https", "host_port"),
-    10: ("restapi", "ws"),
-}
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -83,39 +71,82 @@ def list_exercises() -> None:
     )
 
 
-def hand_run_env(number: int) -> str:
-    """The environment for running exercise N's program by hand against the running lab."""
-    target = HAND_RUN_TARGETS.get(number)
-    if target is None:
-        return ""
-    try:
-        from lab.exercise import evidence
+def _hand_env(ex: Exercise) -> tuple[dict[str, str], str]:
+    """The check's environment for this lab, or why there is none."""
+    from lab.exercise import evidence, hand_run
 
-        host, port = evidence.address(target[0])
-    except Exception:
-        return ""  # the lab is not configured yet; the README's own lines still apply
-    if target[1] == "url":
-        return f"WIRELAB_TARGET_URL=http://{host}:{port}"
-    if target[1] == "ws":
-        return f"WIRELAB_TARGET_URL=ws://{host}:{port}/ws/chat"
-    return f"WIRELAB_TARGET_HOST={host} WIRELAB_TARGET_PORT={port}"
+    try:
+        return hand_run.hand_env(ex), ""
+    except evidence.LabUnavailable as exc:
+        return {}, str(exc)
+
+
+def _plain(text: str, style: str = "") -> None:
+    """A command line: never wrapped by rich, so copy and paste gets it whole."""
+    console.print(text, style=style or None, soft_wrap=True, markup=False, highlight=False)
 
 
 @exercise_app.command("show")
 def show(number: Annotated[str, typer.Argument(help="exercise number")]) -> None:
-    """Print an exercise's task in the terminal."""
+    """Print an exercise's task, with this lab's addresses and how to run your file by hand."""
+    from lab.exercise import hand_run
+
     ex = _exercise(number)
     try:
         text = ex.readme.read_text(encoding="utf-8")
     except OSError as exc:
         raise fail(f"cannot read {ex.readme}: {exc.strerror}") from None
-    console.print(Markdown(text))
-    env = hand_run_env(ex.number)
+    for is_code, piece in hand_run.split_code_blocks(hand_run.fill_placeholders(text)):
+        if is_code:
+            console.print()
+            for line in textwrap.dedent(piece).splitlines():
+                _plain(f"    {line}", "cyan")
+            console.print()
+        else:
+            console.print(Markdown(piece))
+    env, problem = _hand_env(ex)
+    console.print("\n[bold]Run your program by hand against this lab:[/]", highlight=False)
+    _plain(f"  lab exercise run {ex.number} {ex.working_name}", "cyan")
     if env:
-        console.print(
-            f"\n[bold]With this lab, run your program by hand as:[/]\n  {escape(env)} python {ex.working_name}",
+        console.print("[bold]or set the same environment yourself:[/]", highlight=False)
+        _plain(f"  {hand_run.command_line(env, ex.working_name)}", "cyan")
+    elif problem:
+        console.print(f"[dim](the lab's addresses are unknown: {escape(problem)})[/]")
+
+
+@exercise_app.command("run")
+def run(
+    number: Annotated[str, typer.Argument(help="exercise number")],
+    file: Annotated[
+        Path | None, typer.Argument(help="your program (default: the file `start` wrote)")
+    ] = None,
+) -> None:
+    """Run your program once against this lab, with the environment its check gives it."""
+    from lab.exercise import hand_run
+
+    ex = _exercise(number)
+    program = file or _default_file(ex)
+    if not program.is_file():
+        raise fail(f"no file to run: {program} does not exist (lab exercise start {ex.number})")
+    env, problem = _hand_env(ex)
+    if problem:
+        raise fail(problem)
+    err.print(
+        f"running {hand_run.command_line(env, str(program))}",
+        soft_wrap=True,
+        markup=False,
+        highlight=False,
+        style="dim",
+    )
+    if "WIRELAB_LISTEN_PORT" in env:
+        where = f"{env['WIRELAB_LISTEN_HOST']}:{env['WIRELAB_LISTEN_PORT']}"
+        err.print(
+            f"it should listen on {where}: try curl -i http://{where}/nope (Ctrl-C stops it)",
+            soft_wrap=True,
+            markup=False,
             highlight=False,
         )
+    raise typer.Exit(hand_run.run_by_hand(program, env))
 
 
 @exercise_app.command("start")
