@@ -12,8 +12,11 @@ import typer
 from rich.console import Console
 from rich.markdown import Markdown
 from rich.markup import escape
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
+from lab.backends import BackendError
 from lab.exercise import status
 from lab.exercise.catalog import Exercise, ExerciseNotFound, all_exercises, find_exercise
 from lab.exercise.outcome import CheckResult
@@ -208,33 +211,61 @@ def _check_one(ex: Exercise, file: Path | None) -> CheckResult:
 
 
 def _check_all(
-    folder: Path | None, only: list[int], junit: Path | None, csv_file: Path | None
+    folder: Path | None,
+    only: list[int],
+    junit: Path | None,
+    csv_file: Path | None,
+    jobs: int,
+    time_limit: float | None,
 ) -> bool:
-    from lab.exercise import grading
-    from lab.exercise.check_runner import run_check
+    from lab.exercise import grading, grading_pool
 
     exercises = [e for e in all_exercises() if not only or e.number in only]
     if not exercises:
         raise fail(f"no exercises match --only {only}")
     if folder is None:
         # An instructor's CI: every reference solution must pass against this lab.
-        grade = grading.StudentGrade("solutions")
-        for ex in exercises:
-            result = run_check(ex, ex.solution)
-            grade.results[ex.number] = result
-            _line("solutions", ex, result)
-        grades = [grade]
+        folders, items = ["solutions"], [("solutions", ex, ex.solution) for ex in exercises]
     else:
         if not folder.is_dir():
             raise fail(f"{folder} is not a folder (it should hold one subfolder per student)")
-        if not grading.student_folders(folder):
+        students = grading.student_folders(folder)
+        if not students:
             raise fail(f"{folder} has no student subfolders")
-        grades = grading.grade_all(folder, exercises, _line)
+        folders = [s.name for s in students]
+        items = [(s.name, ex, grading.find_submission(s, ex)) for s in students for ex in exercises]
+    if jobs > 1:
+        console.print(
+            f"grading on {jobs} labs of its own (starting them takes a little while)...",
+            highlight=False,
+        )
+        try:
+            results = grading_pool.grade_parallel(items, jobs, time_limit, _line)
+        except BackendError as exc:
+            raise fail(str(exc)) from None
+    else:
+        results = {}
+        for student, ex, program in items:
+            result = (
+                grading.missing_result(ex)
+                if program is None
+                else grading.grade_one(ex, program, time_limit)
+            )
+            results[(student, ex.number)] = result
+            _line(student, ex, result)
+    grades = []
+    for student in folders:
+        grade = grading.StudentGrade(student)
+        grade.results = {ex.number: results[(student, ex.number)] for ex in exercises}
+        grades.append(grade)
     table = Table(title="grades")
-    for col in ("student", "passed", "failed"):
-        table.add_column(col)
+    for col in ("student", "passed", "failed", "not passed"):
+        table.add_column(col, overflow="fold")
     for grade in grades:
-        table.add_row(escape(grade.student), str(grade.passed), str(grade.failed))
+        missed = ", ".join(
+            f"{n:02d} {grade.status(n)}" for n, r in grade.results.items() if not r.passed
+        )
+        table.add_row(escape(grade.student), str(grade.passed), str(grade.failed), missed)
     console.print(table)
     if csv_file is not None:
         grading.write_csv(csv_file, grades, exercises)
@@ -245,15 +276,22 @@ def _check_all(
     return all(g.failed == 0 for g in grades)
 
 
+_MARKS = {"pass": "green", "fail": "red", "crash": "red", "timeout": "yellow", "missing": "dim"}
+
+
 def _line(student: str, ex: Exercise, result: CheckResult) -> None:
-    mark = (
-        "[green]pass[/]"
-        if result.passed
-        else ("[red]crash[/]" if result.crashed else "[red]fail[/]")
+    """One line per graded exercise; what went wrong on its own line, folded at spaces."""
+    from lab.exercise.grading import verdict
+
+    word = verdict(result)
+    console.print(
+        f"  {escape(student)} / {ex.number:02d} [{_MARKS[word]}]{word}[/]"
+        f" [dim]({result.duration:.1f} s)[/]",
+        highlight=False,
     )
-    first_line = (result.summary().splitlines() or [""])[0]
-    detail = "" if result.passed else f": {escape(first_line[:160])}"
-    console.print(f"  {escape(student)} / {ex.number:02d} {mark}{detail}", highlight=False)
+    if not result.passed:
+        first_line = (result.summary().splitlines() or [""])[0]
+        console.print(Padding(Text(first_line), (0, 0, 0, 6)), highlight=False, overflow="fold")
 
 
 @exercise_app.command("check")
@@ -280,6 +318,22 @@ def check(
     only: Annotated[
         list[int], typer.Option("--only", help="with --all: just these exercises (repeatable)")
     ] = [],  # noqa: B006
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs",
+            min=1,
+            help="with --all: grade in parallel on N labs of its own (local backend)",
+        ),
+    ] = 1,
+    time_limit: Annotated[
+        float,
+        typer.Option(
+            "--time-limit",
+            min=1,
+            help="with --all: seconds a program may run per exercise; then it is stopped and graded timeout",
+        ),
+    ] = 30.0,
 ) -> None:
     """Run an exercise's check against your program: every expectation, what was seen, a hint.
 
@@ -288,10 +342,10 @@ def check(
     if all_:
         if file is not None:
             raise fail("with --all, give only the submissions folder")
-        ok = _check_all(Path(number) if number else None, only, junit, csv_file)
+        ok = _check_all(Path(number) if number else None, only, junit, csv_file, jobs, time_limit)
         raise typer.Exit(0 if ok else 1)
-    if junit or csv_file or only:
-        raise fail("--junit, --csv and --only go with --all")
+    if junit or csv_file or only or jobs != 1:
+        raise fail("--junit, --csv, --only and --jobs go with --all")
     if number is None:
         raise fail("which exercise? lab exercise check N [FILE] (lab exercise list shows them)")
     result = _check_one(_exercise(number), file)
