@@ -86,7 +86,11 @@ def grade(class_dir: Path, jobs: int, time_limit: float, csv_file: Path) -> tupl
             hangs = record["student"] in hanging
             for key, value in record.items():
                 if key.startswith("ex"):
-                    verdicts[("hanging" if hangs else "reference", value)] += 1
+                    who = "hanging" if hangs else "reference"
+                    verdicts[(who, value)] += 1
+                    if value != ("timeout" if hangs else "pass"):
+                        verdicts[(who, f"{value} in {key}")] += 1
+    (csv_file.parent / "grading.out").write_text(done.stdout + done.stderr, encoding="utf-8")
     return wall, verdicts
 
 
