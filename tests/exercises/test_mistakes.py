@@ -7,9 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from lab.exercise.runner import run_check
 
 from lab.exercise.catalog import find_exercise
+from lab.exercise.check_runner import run_check
 from tests.exercises.conftest import WRONG
 from tests.exercises.test_exercise_checks import explain
 
