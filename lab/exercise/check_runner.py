@@ -33,7 +33,9 @@ def _syntax_problem(program: Path) -> str | None:
     return None
 
 
-def run_check(exercise: Exercise, program: Path) -> CheckResult:
+def run_check(exercise: Exercise, program: Path, time_limit: float | None = None) -> CheckResult:
+    """``time_limit``: seconds the student's program may run in all, over the whole check;
+    a program still running then is stopped and the result is marked ``timed_out``."""
     started = time.monotonic()
     result = CheckResult(exercise.number, str(program))
     try:
@@ -55,6 +57,8 @@ def run_check(exercise: Exercise, program: Path) -> CheckResult:
             return result
         module = importlib.import_module(f"lab.exercise.checks.{spec.judge}")
         ctx = CheckContext(program.resolve(), params=spec.params)
+        if time_limit is not None:
+            ctx.deadline = started + time_limit
         try:
             module.check(ctx)
         except evidence.LabUnavailable as exc:
@@ -66,6 +70,7 @@ def run_check(exercise: Exercise, program: Path) -> CheckResult:
             )
         result.outcomes = ctx.outcomes
         result.crashed = ctx.crashed
+        result.timed_out = ctx.timed_out
         return result
     finally:
         result.duration = time.monotonic() - started
