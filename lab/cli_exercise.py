@@ -177,7 +177,11 @@ def _check_one(ex: Exercise, file: Path | None) -> CheckResult:
 
 
 def _check_all(
-    folder: Path | None, only: list[int], junit: Path | None, csv_file: Path | None
+    folder: Path | None,
+    only: list[int],
+    junit: Path | None,
+    csv_file: Path | None,
+    html: Path | None = None,
 ) -> bool:
     from lab.exercise import grading
     from lab.exercise.check_runner import run_check
@@ -211,6 +215,11 @@ def _check_all(
     if junit is not None:
         grading.write_junit(junit, grades, exercises)
         console.print(f"JUnit XML written to {escape(str(junit))}")
+    if html is not None:
+        from lab.console.reports import grades_report
+
+        grades_report(html, grades, exercises)
+        console.print(f"HTML report written to {escape(str(html))}")
     return all(g.failed == 0 for g in grades)
 
 
@@ -249,6 +258,9 @@ def check(
     only: Annotated[
         list[int], typer.Option("--only", help="with --all: just these exercises (repeatable)")
     ] = [],  # noqa: B006
+    html: Annotated[
+        Path | None, typer.Option("--html", help="write a self-contained HTML roster (with --all)")
+    ] = None,
 ) -> None:
     """Run an exercise's check against your program: every expectation, what was seen, a hint.
 
@@ -257,10 +269,10 @@ def check(
     if all_:
         if file is not None:
             raise fail("with --all, give only the submissions folder")
-        ok = _check_all(Path(number) if number else None, only, junit, csv_file)
+        ok = _check_all(Path(number) if number else None, only, junit, csv_file, html)
         raise typer.Exit(0 if ok else 1)
-    if junit or csv_file or only:
-        raise fail("--junit, --csv and --only go with --all")
+    if junit or csv_file or only or html:
+        raise fail("--junit, --csv, --html and --only go with --all")
     if number is None:
         raise fail("which exercise? lab exercise check N [FILE] (lab exercise list shows them)")
     result = _check_one(_exercise(number), file)
