@@ -125,7 +125,9 @@ class Runs:
 
     def past(self, limit: int = 30) -> list[dict]:
         out = []
-        for path in sorted(self.folder.glob("*.json"), reverse=True)[:limit]:
+        # Newest first by the time it was written (two runs may share an id's second).
+        paths = sorted(self.folder.glob("*.json"), key=lambda p: p.stat().st_mtime_ns)
+        for path in paths[::-1][:limit]:
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError):

@@ -125,7 +125,7 @@ function faultsPage() {
     const data = await post("/api/toxics", collect());
     button.disabled = false;
     showErrors(form, data);
-    if (data.ok) { resetForm(); await refreshProxies(); }
+    if (data.ok) { resetForm(); fillAttributes(); await refreshProxies(); }
   });
 
   async function refreshProxies() {

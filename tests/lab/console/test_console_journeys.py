@@ -47,7 +47,7 @@ def test_overview_shows_every_service_healthy_and_a_live_feed(browser, console):
         "faultproxy": "healthy",
     }
     text = browser.find_element(By.ID, "services").text
-    for label in ("HTTP", "echo", "line", "HTTPS", "UDP", "HTTP via proxy", "API"):
+    for label in ("HTTP", "echo", "line", "HTTPS", "UDP", "API", "rawhttp.echo · echo"):
         assert f"\n{label}\n" in f"\n{text}\n", label
     host, port = console["lab"].address("rawhttp.https")
     assert f"{host}:{port}/tcp" in text
@@ -188,7 +188,9 @@ def test_udp_measurement_draws_charts(browser, console, proxy_api):
     assert len(points) >= 2 * 15  # received and lost, one per 100 ms slice of 2 s
     lost = [float(p.get_attribute("data-y")) for p in points if "s-bad" in p.get_attribute("class")]
     assert 5 < sum(lost) / len(lost) < 40  # 20 % loss, per slice on average
-    assert charts[0].find_elements(By.CSS_SELECTOR, "rect.burst")
+    # Random loss is a drizzle, not bursts: few slices, if any, are marked (see
+    # test_console_units for the burst rule).
+    assert len(charts[0].find_elements(By.CSS_SELECTOR, "rect.burst")) < 5
     shoot(browser, "udp")
 
 
