@@ -36,6 +36,8 @@ for tool in "${tools[@]}"; do
   # debootstrap lives in /usr/sbin, often not on a user's PATH.
   command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || need+=("$tool")
 done
+# The console's browser tests (tests/lab/console): Debian's chromium and its WebDriver.
+command -v chromium >/dev/null 2>&1 || need+=(chromium); command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "note: missing ${need[*]} (not root, or no apt-get): sudo apt-get install -y ${need[*]}" >&2

@@ -17,6 +17,7 @@ from lab.backends import BackendError, ServiceStatus, get_backend
 from lab.cli_exercise import exercise_app
 from lab.cli_scenarios import register as register_scenario_commands
 from lab.cli_udp import udp_app
+from lab.console.server import console_command
 from lab.context import current_backend, forget_recorded_backend, record_backend
 from lab.text import did_you_mean
 from services.ports import ENDPOINTS, all_endpoint_names
@@ -299,6 +300,7 @@ def proxies_load(
 app.add_typer(udp_app, name="udp")
 app.add_typer(exercise_app, name="exercise")
 register_scenario_commands(app)
+app.command("console")(console_command)
 
 
 def main() -> None:

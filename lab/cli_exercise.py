@@ -217,6 +217,7 @@ def _check_all(
     csv_file: Path | None,
     jobs: int,
     time_limit: float | None,
+    html: Path | None = None,
 ) -> bool:
     from lab.exercise import grading, grading_pool
 
@@ -273,6 +274,11 @@ def _check_all(
     if junit is not None:
         grading.write_junit(junit, grades, exercises)
         console.print(f"JUnit XML written to {escape(str(junit))}")
+    if html is not None:
+        from lab.console.reports import grades_report
+
+        grades_report(html, grades, exercises)
+        console.print(f"HTML report written to {escape(str(html))}")
     return all(g.failed == 0 for g in grades)
 
 
@@ -334,6 +340,9 @@ def check(
             help="with --all: seconds a program may run per exercise; then it is stopped and graded timeout",
         ),
     ] = 30.0,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="write a self-contained HTML roster (with --all)")
+    ] = None,
 ) -> None:
     """Run an exercise's check against your program: every expectation, what was seen, a hint.
 
@@ -342,10 +351,12 @@ def check(
     if all_:
         if file is not None:
             raise fail("with --all, give only the submissions folder")
-        ok = _check_all(Path(number) if number else None, only, junit, csv_file, jobs, time_limit)
+        ok = _check_all(
+            Path(number) if number else None, only, junit, csv_file, jobs, time_limit, html
+        )
         raise typer.Exit(0 if ok else 1)
-    if junit or csv_file or only or jobs != 1:
-        raise fail("--junit, --csv, --only and --jobs go with --all")
+    if junit or csv_file or only or html or jobs != 1:
+        raise fail("--junit, --csv, --html, --only and --jobs go with --all")
     if number is None:
         raise fail("which exercise? lab exercise check N [FILE] (lab exercise list shows them)")
     result = _check_one(_exercise(number), file)

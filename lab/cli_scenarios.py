@@ -109,6 +109,9 @@ def run_command(
     json_: Annotated[
         Path | None, typer.Option("--json", help="write the JSON journal here")
     ] = None,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="write a self-contained HTML report here")
+    ] = None,
     up: Annotated[bool, typer.Option("--up", help="bring the lab up first if it is not")] = False,
     repeat: Annotated[
         int, typer.Option("--repeat", min=1, max=1000, help="run the selection N times in a row")
@@ -207,6 +210,10 @@ def run_command(
         write_journal(json_, data)
     if junit:
         write_junit(junit, results)
+    if html:
+        from lab.console.reports import scenario_report
+
+        scenario_report(html, data)
     if interrupted:
         if not no_report:
             err.print("[yellow]interrupted: the lab was rolled back[/]")
