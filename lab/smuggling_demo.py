@@ -148,8 +148,8 @@ def exchange(host: str, port: int, data: bytes) -> bytes:
         while time.monotonic() < deadline:
             try:
                 chunk = sock.recv(65536)
-            except ConnectionResetError:
-                break  # what arrived before the reset still counts
+            except (ConnectionResetError, TimeoutError):
+                break  # what arrived before a reset, or a server that stays open, still counts
             if not chunk:
                 break
             chunks.append(chunk)
@@ -200,6 +200,20 @@ def judge(host: str, port: int, smuggle: Smuggle, front: list[FrontEndRequest]) 
     }
 
 
+class AskError(Exception):
+    """A server could not be asked: its name, address and the cause, in one line."""
+
+
+def ask(name: str, host: str, port: int, smuggle: Smuggle, front: list[FrontEndRequest]) -> dict:
+    try:
+        return judge(host, port, smuggle, front)
+    except OSError as exc:  # refused, reset, timed out, unknown host, an HTTP error
+        cause = exc.strerror or str(exc) or type(exc).__name__
+        raise AskError(f"cannot ask {name} at {host}:{port}: {cause}") from None
+    except (ValueError, KeyError) as exc:
+        raise AskError(f"{name} at {host}:{port}: /_lab/requests is not its log ({exc})") from None
+
+
 def parse_address(text: str) -> tuple[str, int]:
     host, colon, port = text.rpartition(":")
     if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
@@ -238,13 +252,18 @@ def main(argv: list[str] | None = None) -> int:
         },
     }
     lenient_port = free_port()
+    lenient_args = ["-m", "services.rawhttp", "--host", "127.0.0.1", "--port", str(lenient_port)]
+    lenient_args += ["--mode", "selectors", "--http-only", "--lenient"]
     try:
-        report["strict"] = judge(strict_host, strict_port, smuggle, front)
-        lenient_args = ["-m", "services.rawhttp", "--host", "127.0.0.1", "--port"]
-        lenient_args += [str(lenient_port), "--mode", "selectors", "--http-only", "--lenient"]
+        report["strict"] = ask("the strict rawhttp", strict_host, strict_port, smuggle, front)
         with service_process(lenient_args, lambda: wait_tcp(lenient_port, timeout=0.5)):
-            report["lenient"] = judge("127.0.0.1", lenient_port, smuggle, front)
-    except (OSError, RuntimeError, ValueError) as exc:  # TimeoutError is an OSError
+            report["lenient"] = ask(
+                "the lenient rawhttp", "127.0.0.1", lenient_port, smuggle, front
+            )
+    except (RuntimeError, TimeoutError) as exc:  # the lenient server did not start
+        print(f"error: cannot start a lenient rawhttp: {exc}", file=sys.stderr)
+        return 2
+    except AskError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(report, indent=2))
