@@ -15,8 +15,16 @@ from rich.table import Table
 from lab.backends import BackendError, ServiceStatus, get_backend
 from lab.cli_exercise import exercise_app
 from lab.cli_scenarios import register as register_scenario_commands
+from lab.cli_state import print_leftovers, report_repairs
 from lab.cli_udp import udp_app
-from lab.context import current_backend, forget_recorded_backend, record_backend
+from lab.context import (
+    backend_for_up,
+    check_shell_agrees,
+    current_backend,
+    forget_recorded_backend,
+    remember_up,
+)
+from lab.repair import leftovers as lab_leftovers
 from lab.text import did_you_mean
 from services.ports import all_endpoint_names
 
@@ -92,13 +100,15 @@ def up(
     if port_offset is not None:
         options["port_offset"] = port_offset
     try:
-        chosen = get_backend(backend, **options)
+        chosen, recorded = backend_for_up(backend, options)
         t0 = time.monotonic()
+        if recorded:
+            report_repairs(chosen)
         with console.status(f"starting the lab ({chosen.name} backend)..."):
             rows = chosen.up(services or None, timeout=timeout)
-        record_backend(chosen.name, options)
+        remember_up(chosen, options)
     except BackendError as exc:
-        raise fail(str(exc)) from None
+        raise fail(str(exc), getattr(exc, "exit_code", 1)) from None
     console.print(
         status_table(rows, f"wirelab is up ({chosen.name}, {time.monotonic() - t0:.1f} s)")
     )
@@ -113,10 +123,11 @@ def down(
 ) -> None:
     """Stop every service; leave no process or container behind."""
     try:
+        check_shell_agrees(backend_name)
         backend = get_backend(backend_name) if backend_name else current_backend()
         backend.down(volumes=volumes)
     except BackendError as exc:
-        raise fail(str(exc)) from None
+        raise fail(str(exc), getattr(exc, "exit_code", 1)) from None
     forget_recorded_backend()
     console.print(f"wirelab is down ({backend.name} backend)")
 
@@ -129,13 +140,22 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] =
         rows = backend.status()
     except BackendError as exc:
         raise fail(str(exc)) from None
+    dirty = lab_leftovers(backend, rows)
     if as_json:
         print(
-            json.dumps({"backend": backend.name, "services": [r.to_dict() for r in rows]}, indent=2)
+            json.dumps(
+                {
+                    "backend": backend.name,
+                    "services": [r.to_dict() for r in rows],
+                    "leftovers": dirty,
+                },
+                indent=2,
+            )
         )
     else:
         console.print(status_table(rows, f"wirelab status ({backend.name} backend)"))
-    if not all(r.state == "healthy" for r in rows):
+        print_leftovers(dirty)
+    if dirty or not all(r.state == "healthy" for r in rows):
         raise typer.Exit(1)
 
 
@@ -249,12 +269,23 @@ app.add_typer(exercise_app, name="exercise")
 register_scenario_commands(app)
 
 
+@app.callback()
+def _agree_with_recorded_lab(ctx: typer.Context) -> None:
+    """Refuse (exit 2) a command that would reach another lab than the recorded one."""
+    if ctx.invoked_subcommand in ("up", "down", "scenarios", "validate"):
+        return  # up and down check their own flags too; the others reach no lab
+    try:
+        check_shell_agrees()
+    except BackendError as exc:
+        raise fail(str(exc), 2) from None
+
+
 def main() -> None:
     try:
         app()
     except BackendError as exc:
         err.print(f"[bold red]error:[/] {exc}")
-        sys.exit(1)
+        sys.exit(getattr(exc, "exit_code", 1))
 
 
 if __name__ == "__main__":

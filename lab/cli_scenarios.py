@@ -77,24 +77,34 @@ def _selected(loaded: Loaded, names: list[str]) -> list:
 
 
 def _backend_ready(bring_up: bool) -> Any:
+    """The recorded lab, repaired of what a killed run left (toxics, disabled proxies,
+    paused services), and up; else exit 2 with the exact cause."""
     from lab.backends import BackendError
-    from lab.context import current_backend, record_backend
+    from lab.cli_state import report_repairs
+    from lab.context import current_backend, remember_up
 
     try:
         backend = current_backend()
-        if backend.is_up():
+        report_repairs(backend)
+        rows = backend.status()
+        if all(r.state == "healthy" for r in rows):
             return backend
         if not bring_up:
+            causes = "; ".join(
+                f"{r.service} is {r.state}" + (f" ({r.detail})" if r.detail else "")
+                for r in rows
+                if r.state != "healthy"
+            )
             raise _fail(
-                f"the lab is not up ({backend.name} backend): run `lab up` first, or pass --up "
-                "to `lab run` to bring it up"
+                f"the lab is not up ({backend.name} backend): {causes}. Run `lab up` first, "
+                "or pass --up to `lab run` to bring it up"
             )
         with console.status(f"bringing the lab up ({backend.name} backend)..."):
             backend.up()
-        record_backend(backend.name)
+        remember_up(backend, {})
         return backend
     except BackendError as exc:
-        raise _fail(str(exc)) from None
+        raise _fail(str(exc), getattr(exc, "exit_code", 2)) from None
 
 
 def run_command(
