@@ -3,6 +3,10 @@ scenarios, measure UDP and check exercises."""
 
 from __future__ import annotations
 
+# isort: off
+import lab.interrupts  # first: a Ctrl-C while the rest imports is one line, not a traceback
+# isort: on
+
 import json
 import sys
 import time
@@ -272,6 +276,7 @@ register_scenario_commands(app)
 @app.callback()
 def _agree_with_recorded_lab(ctx: typer.Context) -> None:
     """Refuse (exit 2) a command that would reach another lab than the recorded one."""
+    lab.interrupts.raise_on_interrupt()  # from here commands roll back on KeyboardInterrupt
     if ctx.invoked_subcommand in ("up", "down", "scenarios", "validate"):
         return  # up and down check their own flags too; the others reach no lab
     try:
@@ -286,6 +291,8 @@ def main() -> None:
     except BackendError as exc:
         err.print(f"[bold red]error:[/] {exc}")
         sys.exit(getattr(exc, "exit_code", 1))
+    finally:
+        lab.interrupts.ignore_interrupts()  # the command is over: its exit code stands
 
 
 if __name__ == "__main__":

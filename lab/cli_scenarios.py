@@ -107,6 +107,37 @@ def _backend_ready(bring_up: bool) -> Any:
         raise _fail(str(exc), getattr(exc, "exit_code", 2)) from None
 
 
+def _start_run(
+    names: list[str] | None,
+    set_: list[str],
+    up: bool,
+    verbose: bool,
+    scenarios_dir: Path | None,
+) -> tuple[list, Any, Any, Any, Any]:
+    """Everything before the first scenario: load, select, get the lab ready."""
+    from lab.faultproxy_client import FaultProxyClient
+    from lab.scenario.engine import Runner
+    from lab.scenario.progress import RichProgress
+
+    names = list(names or ["all"])
+    try:
+        overrides = parse_overrides(set_)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    loaded = _load(names, overrides, scenarios_dir)
+    if loaded.errors:
+        _print_problems(loaded)
+        raise _fail(f"{len(loaded.errors)} scenario file(s) are invalid; nothing was run")
+    chosen = _selected(loaded, names)
+    if not chosen:
+        raise _fail(f"no scenarios found under {scenarios_dir or scenarios_root()}")
+    backend = _backend_ready(up)
+    proxy_api = FaultProxyClient(backend.faultproxy_url())
+    progress = RichProgress(console, verbose=verbose)
+    runner = Runner(backend, proxy_api, progress)
+    return chosen, backend, proxy_api, progress, runner
+
+
 def run_command(
     names: Annotated[
         list[str] | None, typer.Argument(help="scenario names, themes, tags, files, or all")
@@ -129,28 +160,20 @@ def run_command(
     scenarios_dir: Annotated[Path | None, typer.Option(help="scenario library folder")] = None,
 ) -> None:
     """Run scenarios: apply faults, drive clients, check what they see, always roll back."""
-    from lab.faultproxy_client import FaultProxyClient
-    from lab.scenario.engine import Interrupted, Runner
-    from lab.scenario.journal import journal, write_journal
-    from lab.scenario.junit import write_junit
-    from lab.scenario.progress import RichProgress, print_report
-
-    names = list(names or ["all"])
     try:
-        overrides = parse_overrides(set_)
-    except ValueError as exc:
-        raise _fail(str(exc)) from None
-    loaded = _load(names, overrides, scenarios_dir)
-    if loaded.errors:
-        _print_problems(loaded)
-        raise _fail(f"{len(loaded.errors)} scenario file(s) are invalid; nothing was run")
-    chosen = _selected(loaded, names)
-    if not chosen:
-        raise _fail(f"no scenarios found under {scenarios_dir or scenarios_root()}")
-    backend = _backend_ready(up)
-    proxy_api = FaultProxyClient(backend.faultproxy_url())
-    progress = RichProgress(console, verbose=verbose)
-    runner = Runner(backend, proxy_api, progress)
+        from lab.interrupts import exit_on_interrupt
+        from lab.scenario.engine import Interrupted
+        from lab.scenario.journal import journal, write_journal
+        from lab.scenario.junit import write_junit
+        from lab.scenario.progress import print_report
+
+        chosen, backend, proxy_api, progress, runner = _start_run(
+            names, set_, up, verbose, scenarios_dir
+        )
+    except KeyboardInterrupt:
+        # Nothing applied yet (the lab repair, if any, is complete or harmless to redo).
+        err.print("interrupted while starting: no scenario ran, nothing to roll back")
+        raise typer.Exit(130) from None
 
     def terminate(signum: int, frame: object) -> None:
         raise KeyboardInterrupt  # SIGTERM rolls back exactly like Ctrl-C
@@ -163,6 +186,8 @@ def run_command(
     except Interrupted as exc:
         results, interrupted = exc.results, True
     finally:
+        # Every scenario has rolled back by now: another Ctrl-C just ends the process.
+        exit_on_interrupt("interrupted again: the lab was already rolled back")
         signal.signal(signal.SIGTERM, previous)
         progress.stop()
         runner.close()
