@@ -103,7 +103,7 @@ def mismatch(pid: int, recorded: dict) -> str | None:
 
 def describe(pid: int) -> str:
     args = cmdline(pid) or []
-    text = " ".join(args) if args else f"pid {pid}"
+    text = " ".join(" ".join(args).split()) if args else f"pid {pid}"  # one line
     return text if len(text) <= 60 else text[:57] + "..."
 
 
