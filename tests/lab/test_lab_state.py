@@ -194,3 +194,39 @@ def test_backend_up_leaves_a_running_service_with_a_disabled_proxy(lab_dir):
             backend.up(["faultproxy"], timeout=30)
         assert backend._running_pid("faultproxy") == pid
         assert http.get("/proxies/udpstream").json()["enabled"] is False
+
+
+# -- 4. `lab up` repairs what a killed run left, and says so ------------------------------
+
+
+def test_up_repairs_toxics_disabled_proxies_and_paused_services(lab_dir):
+    offset = free_port_offset()
+    env = clean_env(lab_dir, WIRELAB_BACKEND="local", WIRELAB_PORT_OFFSET=str(offset))
+    up = cli("up", "faultproxy", "udpstream", env=env)
+    assert up.returncode == 0, up.stderr
+    api = f"http://127.0.0.1:{default_port('faultproxy', {'WIRELAB_PORT_OFFSET': str(offset)})}"
+    with httpx.Client(base_url=api, trust_env=False, timeout=5) as http:
+        toxic = {"name": "lag", "type": "latency", "attributes": {"latency": 300}}
+        assert http.post("/proxies/udpstream/toxics", json=toxic).status_code == 200
+        assert http.post("/proxies/restapi", json={"enabled": False}).status_code == 200
+        assert cli("action", "pause", "udpstream", env=env).returncode == 0
+
+        status = cli("status", "--json", env=clean_env(lab_dir))  # any shell sees it
+        assert status.returncode == 1
+        left = json.loads(status.stdout)["leftovers"]
+        assert sorted(left) == [
+            "proxy restapi is disabled",
+            "proxy udpstream still has toxic lag",
+            "service udpstream is paused (left by a scenario or `lab action`)",
+        ]
+
+        again = cli("up", "faultproxy", "udpstream", env=clean_env(lab_dir))
+        assert again.returncode == 0, again.stderr
+        said = again.stderr.replace("\n", " ")
+        assert "repaired: resumed paused service udpstream" in said
+        assert "removed toxic lag from proxy udpstream" in said
+        assert "enabled disabled proxy restapi" in said
+        assert http.get("/proxies/udpstream/toxics").json() == []
+        assert http.get("/proxies/restapi").json()["enabled"] is True
+        clean = cli("status", "--json", env=clean_env(lab_dir))
+        assert json.loads(clean.stdout)["leftovers"] == []
