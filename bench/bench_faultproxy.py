@@ -3,8 +3,9 @@
 Measurements (each row: ``figure`` is ours, ``peer_figure`` the peer's, ratio = ours/peer):
 
 - *throughput* with 1 and 8 connections, MB/s (1 MB = 10^6 bytes): a client streams a
-  fixed amount to a sink (separate process) through each relay; the sink reads to EOF
-  and answers the byte count; time from first byte to that answer. Peers: socat (a C
+  fixed amount (announced in an 8-byte header) to a sink (separate process) through each
+  relay; the sink reads that much and answers the byte count; time from first byte to
+  that answer. Peers: socat (a C
   relay, large buffer), a naive asyncio proxy (streams, uvloop when installed), and
   direct loopback (no relay: the ceiling).
 - *added RTT*: 64-byte ping-pongs against an echo server, p50 and p99 through the relay
@@ -31,8 +32,17 @@ from collections.abc import Iterator
 
 import httpx
 
-from bench.common import create_proxy, faultproxy_process, process, row
+from bench.common import (
+    create_proxy,
+    faultproxy_process,
+    process,
+    row,
+    toxiproxy_api,
+    toxiproxy_missing,
+)
 from services.common.processes import free_port
+
+TOXIPROXY = "Toxiproxy 2.12.0"
 
 SOCAT = "socat -b 262144"
 
@@ -44,8 +54,16 @@ mode, port = sys.argv[1], int(sys.argv[2])
 srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 srv.bind(("127.0.0.1", port)); srv.listen(128)
 def sink(c):
+    # The client announces its length first: the answer must not depend on the relay
+    # passing a half-close on (Toxiproxy does not).
+    head = b""
+    while len(head) < 8:
+        part = c.recv(8 - len(head))
+        if not part: c.close(); return
+        head += part
+    want = struct.unpack("!Q", head)[0]
     buf = bytearray(1 << 20); view = memoryview(buf); total = 0
-    while True:
+    while total < want:
         n = c.recv_into(view)
         if not n: break
         total += n
@@ -105,6 +123,16 @@ def faultproxy(target: int) -> Iterator[tuple[int, httpx.Client]]:
 
 
 @contextlib.contextmanager
+def toxiproxy(target: int) -> Iterator[tuple[int, httpx.Client] | None]:
+    """The reference Toxiproxy with one proxy, ``bench``, to ``target``; None when absent."""
+    if toxiproxy_missing():
+        yield None
+        return
+    with toxiproxy_api() as api:
+        yield create_proxy(api, "bench", target), api
+
+
+@contextlib.contextmanager
 def socat(target: int) -> Iterator[int]:
     port = free_port()
     args = [
@@ -139,12 +167,12 @@ def throughput(port: int, connections: int, per_conn: int) -> float:
         try:
             with socket.create_connection(("127.0.0.1", port)) as s:
                 barrier.wait()
+                s.sendall(per_conn.to_bytes(8, "big"))
                 left = per_conn
                 while left > 0:
                     n = min(left, len(block))
                     s.sendall(block[:n])
                     left -= n
-                s.shutdown(socket.SHUT_WR)
                 answer = b""
                 while len(answer) < 8:
                     part = s.recv(8 - len(answer))
@@ -218,14 +246,19 @@ def run(quick: bool = False) -> list[dict]:
     pings = 300 if quick else 2000
     rows: list[dict] = []
 
+    missing = toxiproxy_missing()
+    if missing:
+        print(f"# no Toxiproxy peer: {missing}", file=sys.stderr)
     with server("sink") as target, faultproxy(target) as (fp_port, _), socat(target) as socat_port:
-        with naive(target) as naive_port:
+        with naive(target) as naive_port, toxiproxy(target) as tp:
             relays = {
                 "faultproxy": fp_port,
                 "socat": socat_port,
                 "naive": naive_port,
                 "direct": target,
             }
+            if tp is not None:
+                relays["toxiproxy"] = tp[0]
             results: dict[str, dict[int, float]] = {name: {1: 0.0, 8: 0.0} for name in relays}
             # Round-robin over the relays, best of several: load from other processes on a
             # shared machine only ever slows a run down, and it hits every relay alike.
@@ -241,16 +274,25 @@ def run(quick: bool = False) -> list[dict]:
         ("faultproxy", "direct"),
         ("naive", "socat"),
         ("direct", "socat"),
+        ("faultproxy", "toxiproxy"),
     ]
     short = {
         "faultproxy": "faultproxy",
         "socat": "socat",
         "naive": "naive asyncio",
         "direct": "direct",
+        "toxiproxy": "Toxiproxy",
     }
-    peer_name = {"socat": SOCAT, "naive": "naive asyncio proxy", "direct": "direct loopback"}
+    peer_name = {
+        "socat": SOCAT,
+        "naive": "naive asyncio proxy",
+        "direct": "direct loopback",
+        "toxiproxy": TOXIPROXY,
+    }
     for n in (1, 8):
         for relay, peer in comparisons:
+            if relay not in results or peer not in results:
+                continue
             rows.append(
                 row(
                     f"throughput, {n} conn, {short[relay]} vs {short[peer]}",
@@ -262,67 +304,238 @@ def run(quick: bool = False) -> list[dict]:
             )
 
     with server("echo") as target:
-        with faultproxy(target) as (port, api), socat(target) as socat_port:
-            direct, ours, theirs = interleaved_rtts([target, port, socat_port], pings)
-            api.post(
-                "/proxies/bench/toxics", json={"type": "latency", "attributes": {"latency": 100}}
-            ).raise_for_status()
-            delayed = interleaved_rtts([port], 20 if quick else 50)[0]
-            api.post("/reset").raise_for_status()
-            api.post(
-                "/proxies/bench/toxics",
-                json={"type": "bandwidth", "stream": "upstream", "attributes": {"rate": 1000}},
-            ).raise_for_status()
-            size = 1_000_000 if quick else 2_000_000
-            with socket.create_connection(("127.0.0.1", port)) as s:
-                payload = bytes(size)
-                start = time.perf_counter()
-                reader_done = threading.Event()
-                got = [0]
-
-                def drain() -> None:
-                    while got[0] < size:
-                        part = s.recv(1 << 20)
-                        if not part:
-                            break
-                        got[0] += len(part)
-                    reader_done.set()
-
-                threading.Thread(target=drain, daemon=True).start()
-                s.sendall(payload)
-                reader_done.wait(60)
-                bw_elapsed = time.perf_counter() - start
+        with (
+            faultproxy(target) as (port, api),
+            socat(target) as socat_port,
+            toxiproxy(target) as tp,
+        ):
+            ports = [target, port, socat_port] + ([tp[0]] if tp else [])
+            rtts = interleaved_rtts(ports, pings)
+            direct, ours, theirs = rtts[:3]
+            tp_rtts = rtts[3] if tp else None
+            accuracy = {"faultproxy": toxic_accuracy(port, api, quick)}
+            if tp:
+                accuracy["toxiproxy"] = toxic_accuracy(tp[0], tp[1], quick)
+    base = pct(direct, 0.5)
     for label, q in (("p50", 0.5), ("p99", 0.99)):
-        base = pct(direct, q)
         rows.append(
             row(
                 f"added RTT {label} (64 B ping-pong)",
-                pct(ours, q) - base,
+                pct(ours, q) - pct(direct, q),
                 "µs",
                 SOCAT,
-                pct(theirs, q) - base,
+                pct(theirs, q) - pct(direct, q),
             )
         )
-    base50 = pct(direct, 0.5)
-    rows.append(
-        row(
-            "latency toxic 100 ms, p50 added",
-            (statistics.median(delayed) - base50) / 1000,
-            "ms",
-            "configured",
-            100.0,
+    if tp_rtts is not None:
+        rows.append(
+            row(
+                "added RTT p50, faultproxy vs Toxiproxy",
+                pct(ours, 0.5) - base,
+                "µs",
+                TOXIPROXY,
+                pct(tp_rtts, 0.5) - base,
+            )
         )
-    )
-    rows.append(
-        row(
-            "bandwidth toxic 1000 KB/s, achieved",
-            got[0] / bw_elapsed / 1000,
-            "KB/s",
-            "configured",
-            1000.0,
+        rows.append(
+            row(
+                "round-trip p99, faultproxy vs Toxiproxy",
+                pct(ours, 0.99),
+                "µs",
+                TOXIPROXY,
+                pct(tp_rtts, 0.99),
+            )
         )
-    )
+    for who, (delayed, kbps) in accuracy.items():
+        rows.append(
+            row(
+                f"latency toxic 100 ms, p50 added ({who})",
+                (statistics.median(delayed) - base) / 1000,
+                "ms",
+                "configured",
+                100.0,
+            )
+        )
+        rows.append(
+            row(f"bandwidth toxic 1000 KB/s, achieved ({who})", kbps, "KB/s", "configured", 1000.0)
+        )
+    if "toxiproxy" in accuracy:
+        errors = {
+            who: (
+                abs((statistics.median(d) - base) / 1000 - 100.0),
+                abs(k - 1000.0) / 10,  # percent off
+            )
+            for who, (d, k) in accuracy.items()
+        }
+        rows.append(
+            row(
+                "latency toxic |error|, faultproxy vs Toxiproxy",
+                errors["faultproxy"][0],
+                "ms",
+                TOXIPROXY,
+                errors["toxiproxy"][0],
+            )
+        )
+        rows.append(
+            row(
+                "bandwidth toxic |error|, faultproxy vs Toxiproxy",
+                errors["faultproxy"][1],
+                "%",
+                TOXIPROXY,
+                errors["toxiproxy"][1],
+            )
+        )
+    rows.extend(http_toxic_rows(quick))
+    rows.extend(persist_rows(quick))
     return rows
+
+
+def toxic_accuracy(port: int, api: httpx.Client, quick: bool) -> tuple[list[float], float]:
+    """RTTs (µs) under a 100 ms ``latency`` toxic, and KB/s under a 1000 KB/s ``bandwidth``."""
+    api.post(
+        "/proxies/bench/toxics", json={"type": "latency", "attributes": {"latency": 100}}
+    ).raise_for_status()
+    delayed = interleaved_rtts([port], 20 if quick else 50)[0]
+    api.post("/reset").raise_for_status()
+    api.post(
+        "/proxies/bench/toxics",
+        json={"type": "bandwidth", "stream": "upstream", "attributes": {"rate": 1000}},
+    ).raise_for_status()
+    size = 1_000_000 if quick else 2_000_000
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        payload = bytes(size)
+        start = time.perf_counter()
+        reader_done = threading.Event()
+        got = [0]
+
+        def drain() -> None:
+            while got[0] < size:
+                part = s.recv(1 << 20)
+                if not part:
+                    break
+                got[0] += len(part)
+            reader_done.set()
+
+        threading.Thread(target=drain, daemon=True).start()
+        s.sendall(payload)
+        reader_done.wait(60)
+        elapsed = time.perf_counter() - start
+    api.post("/reset").raise_for_status()
+    return delayed, got[0] / elapsed / 1000
+
+
+# ---- HTTP toxics and --persist -----------------------------------------------------------
+
+HTTP_SERVER_SCRIPT = r"""
+import socket, sys, threading
+port = int(sys.argv[1])
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", port)); srv.listen(128)
+ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
+def serve(c):
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    buf = b""
+    while True:
+        d = c.recv(65536)
+        if not d: break
+        buf += d
+        while b"\r\n\r\n" in buf:
+            _, buf = buf.split(b"\r\n\r\n", 1)
+            c.sendall(ANSWER)
+    c.close()
+while True:
+    c, _ = srv.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+"""
+
+HTTP_REQUEST = (
+    b"GET /api/items?page=2 HTTP/1.1\r\nHost: bench\r\nUser-Agent: bench/1\r\n"
+    b"Accept: application/json\r\n\r\n"
+)
+HTTP_ANSWER_LEN = len(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok")
+
+
+def http_rate(port: int, count: int) -> float:
+    """Sequential keep-alive requests per second on one connection."""
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        start = time.perf_counter()
+        for _ in range(count):
+            s.sendall(HTTP_REQUEST)
+            got = 0
+            while got < HTTP_ANSWER_LEN:
+                part = s.recv(4096)
+                if not part:
+                    raise RuntimeError("HTTP upstream closed early")
+                got += len(part)
+        return count / (time.perf_counter() - start)
+
+
+def http_toxic_rows(quick: bool) -> list[dict]:
+    """req/s through a proxy with an ``http_status`` toxic that matches no request,
+    against the same faultproxy's plain proxy, alternating, best of several."""
+    port = free_port()
+    count = 1000 if quick else 3000
+    best = {"plain": 0.0, "toxic": 0.0}
+    with process([sys.executable, "-c", HTTP_SERVER_SCRIPT, str(port)], port=port):
+        with faultproxy_process() as (api, _proc):
+            plain = create_proxy(api, "plain", port)
+            toxic = create_proxy(api, "toxic", port)
+            api.post(
+                "/proxies/toxic/toxics",
+                json={
+                    "type": "http_status",
+                    "attributes": {"status": 503, "match": {"path": "/never"}},
+                },
+            ).raise_for_status()
+            for _ in range(2 if quick else 5):
+                best["plain"] = max(best["plain"], http_rate(plain, count))
+                best["toxic"] = max(best["toxic"], http_rate(toxic, count))
+    return [
+        row(
+            "HTTP req/s, non-matching http_status toxic vs none",
+            best["toxic"],
+            "req/s",
+            "same proxy without the toxic",
+            best["plain"],
+        )
+    ]
+
+
+def create_many(extra: tuple[str, ...], n: int, target: int) -> float:
+    """Seconds to create ``n`` proxies, one API call each, on a fresh faultproxy."""
+    with faultproxy_process(*extra) as (api, _proc):
+        start = time.perf_counter()
+        for i in range(n):
+            create_proxy(api, f"p{i}", target)
+        return time.perf_counter() - start
+
+
+def persist_rows(quick: bool) -> list[dict]:
+    """Creating proxies with ``--persist`` against without, alternating, median of runs."""
+    import tempfile
+    from pathlib import Path
+
+    n = 300 if quick else 1000
+    times: dict[str, list[float]] = {"persist": [], "plain": []}
+    with tempfile.TemporaryDirectory() as tmp, server("echo") as target:
+        cfg = Path(tmp) / "state.json"
+        for _ in range(1 if quick else 3):
+            cfg.write_text("[]")
+            times["persist"].append(create_many(("--config", str(cfg), "--persist"), n, target))
+            times["plain"].append(create_many((), n, target))
+        saved = len(json.loads(cfg.read_text()))
+    if saved != n:
+        raise RuntimeError(f"--persist saved {saved} proxies, expected {n}")
+    return [
+        row(
+            f"create {n} proxies, --persist vs without",
+            statistics.median(times["persist"]),
+            "s",
+            "without --persist",
+            statistics.median(times["plain"]),
+        )
+    ]
 
 
 def main() -> None:

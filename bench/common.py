@@ -15,6 +15,7 @@ import httpx
 
 from services.common.paths import REPO_ROOT
 from services.common.processes import free_port, stop_process, wait_tcp
+from services.common.reference_peers import REFERENCE, reference_missing
 
 READY_TIMEOUT = 15.0  # seconds for a child to listen; generous, the machine may be busy
 
@@ -35,13 +36,28 @@ def process(
 
 
 @contextlib.contextmanager
-def faultproxy_process() -> Iterator[tuple[httpx.Client, subprocess.Popen[bytes]]]:
-    """A faultproxy on a free 127.0.0.1 port, and a client for its API."""
+def faultproxy_process(*extra: str) -> Iterator[tuple[httpx.Client, subprocess.Popen[bytes]]]:
+    """A faultproxy on a free 127.0.0.1 port (``extra``: more flags), and a client for its API."""
     port = free_port()
     args = [sys.executable, "-m", "services.faultproxy", "--host", "127.0.0.1", "--port", str(port)]
-    with process(args, port=port) as proc:
+    with process([*args, *extra], port=port) as proc:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as api:
             yield api, proc
+
+
+def toxiproxy_missing() -> str | None:
+    """Why the reference Toxiproxy cannot be a peer here (one line), or None."""
+    return reference_missing()
+
+
+@contextlib.contextmanager
+def toxiproxy_api(*extra: str) -> Iterator[httpx.Client]:
+    """The reference Toxiproxy 2.12.0 on a free loopback port, and a client for its API."""
+    port = free_port()
+    args = [str(REFERENCE), "-host", "127.0.0.1", "-port", str(port), *extra]
+    with process(args, port=port):
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as api:
+            yield api
 
 
 def create_proxy(api: httpx.Client, name: str, upstream: int, protocol: str = "tcp") -> int:

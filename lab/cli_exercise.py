@@ -40,6 +40,7 @@ HAND_RUN_TARGETS = {
     8: ("udpstream", "host_port"),
     9: ("rawhttp.https", "host_port"),
     10: ("restapi", "ws"),
+    14: ("restapi", "url"),
 }
 
 

@@ -5,16 +5,30 @@ enable/disable, reset, populate/export, and the read-only views (proxies, connec
 metrics) that checks use as evidence. A proxy may be named as its endpoint
 (``rawhttp.echo``, ``rawhttp.echo.via_proxy``) or as the proxy (``rawhttp_echo``):
 `services.ports.proxy_name_for` says which proxy that is.
+
+When faultproxy runs with a bearer token (``WIRELAB_FAULTPROXY_TOKEN``, off by default:
+Toxiproxy's clients send none), `auth_headers` is where the lab gets the header it sends:
+this client and the health probes (`lab.health`, the container healthcheck) use it.
 """
 
 from __future__ import annotations
 
+import os
 from types import TracebackType
 from typing import Any
 
 import httpx
 
 from services.ports import proxy_name_for
+
+# The variable faultproxy itself reads its --token from (services/faultproxy/service.py).
+TOKEN_ENV = "WIRELAB_FAULTPROXY_TOKEN"
+
+
+def auth_headers(token: str | None = None) -> dict[str, str]:
+    """``Authorization: Bearer ...`` when a token is given or set in the environment."""
+    token = os.environ.get(TOKEN_ENV) if token is None else token
+    return {"Authorization": f"Bearer {token}"} if token else {}
 
 
 class FaultProxyError(Exception):
@@ -34,10 +48,15 @@ class FaultProxyRefused(FaultProxyError):
 
 
 class FaultProxyClient:
-    def __init__(self, base_url: str, timeout: float = 5.0):
+    def __init__(self, base_url: str, timeout: float = 5.0, token: str | None = None):
         self.base_url = base_url.rstrip("/")
         # No proxy settings from the environment: the lab API is always on loopback.
-        self._client = httpx.Client(base_url=self.base_url, timeout=timeout, trust_env=False)
+        self._client = httpx.Client(
+            base_url=self.base_url,
+            timeout=timeout,
+            trust_env=False,
+            headers=auth_headers(token),
+        )
 
     def close(self) -> None:
         self._client.close()

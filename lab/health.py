@@ -18,6 +18,17 @@ class HealthProbeError(Exception):
     pass
 
 
+def _faultproxy_headers() -> dict[str, str]:
+    """The fault proxy's bearer token, when one is set (`lab.faultproxy_client.auth_headers`).
+
+    Imported here, not at the top: that module pulls in httpx, which would make every
+    container healthcheck (one process every 2 s per service) four times slower to start.
+    """
+    from lab.faultproxy_client import auth_headers
+
+    return auth_headers()
+
+
 @contextlib.contextmanager
 def _connected(host: str, port: int, timeout: float) -> Iterator[socket.socket]:
     """A TCP connection whose socket errors (TLS ones included) surface as HealthProbeError."""
@@ -41,13 +52,20 @@ def _recv_until(sock: socket.socket, marker: bytes, limit: int = 65536) -> bytes
 
 
 def _http_get(
-    sock: socket.socket, host: str, path: str, read_body: bool = False
+    sock: socket.socket,
+    host: str,
+    path: str,
+    read_body: bool = False,
+    headers: dict[str, str] | None = None,
 ) -> tuple[str, bytes]:
     """GET ``path``; insist on a 200. Returns the status line, and the body when asked for.
 
     Without ``read_body`` only the status line is read, so a slow body cannot fail a probe.
     """
-    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+    extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+    sock.sendall(
+        f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{extra}Connection: close\r\n\r\n".encode()
+    )
     data = _recv_until(sock, b"\r\n")
     status_line = data.split(b"\r\n", 1)[0].decode("latin-1")
     parts = status_line.split(" ", 2)
@@ -62,9 +80,15 @@ def _http_get(
     return status_line, data.partition(b"\r\n\r\n")[2]
 
 
-def probe_http(host: str, port: int, path: str = "/healthz", timeout: float = 1.0) -> str:
+def probe_http(
+    host: str,
+    port: int,
+    path: str = "/healthz",
+    timeout: float = 1.0,
+    headers: dict[str, str] | None = None,
+) -> str:
     with _connected(host, port, timeout) as sock:
-        return _http_get(sock, host, path)[0]
+        return _http_get(sock, host, path, headers=headers)[0]
 
 
 def probe_tls(host: str, port: int, cafile: str | None, timeout: float = 2.0) -> str:
@@ -115,7 +139,7 @@ def probe_udp(host: str, port: int, timeout: float = 1.0) -> str:
 def probe_proxies(host: str, port: int, names: list[str], timeout: float = 1.0) -> str:
     """The fault proxy answers and holds every standard proxy, each enabled and listening."""
     with _connected(host, port, timeout) as sock:
-        body = _http_get(sock, host, "/proxies", read_body=True)[1]
+        body = _http_get(sock, host, "/proxies", read_body=True, headers=_faultproxy_headers())[1]
     try:
         proxies = json.loads(body)
     except ValueError:
@@ -131,7 +155,9 @@ def probe_proxies(host: str, port: int, names: list[str], timeout: float = 1.0) 
 
 def probe_endpoint(ep: Endpoint, host: str, port: int, cafile: str | None = None) -> str:
     if ep.kind == "http":
-        return probe_http(host, port, "/version" if ep.service == "faultproxy" else "/healthz")
+        if ep.service == "faultproxy":  # its bearer token, when one is set
+            return probe_http(host, port, "/version", headers=_faultproxy_headers())
+        return probe_http(host, port, "/healthz")
     if ep.kind == "tls":
         return probe_tls(host, port, cafile)
     if ep.kind == "echo":

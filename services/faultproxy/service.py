@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -19,6 +20,7 @@ from services.common.service_main import setup_logging
 from services.faultproxy.api.input_parsing import ApiError
 from services.faultproxy.api.routes import ApiRoutes
 from services.faultproxy.api.server import ApiServer
+from services.faultproxy.core.addresses import PUBLIC_LISTEN_ENV
 from services.faultproxy.core.allowlist import DEFAULT_ALLOW, Allowlist, AllowlistError
 from services.faultproxy.core.manager import ProxyManager
 from services.faultproxy.core.plugins import load_plugins
@@ -72,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="HOST_OR_CIDR",
         help="extra upstream hosts/CIDRs proxies may relay to ('*' for any); "
         f"always allowed: {', '.join(DEFAULT_ALLOW)}",
+    )
+    parser.add_argument(
+        "--public-listen",
+        action="store_true",
+        help="proxies may listen beyond loopback; every upstream must then be allowed (--allow)",
     )
     parser.add_argument(
         "--loop",
@@ -133,9 +140,12 @@ def main(argv: list[str] | None = None) -> None:
     log = setup_logging(SERVICE, args.log_level)
     raise_fd_limit()
     port = args.port if args.port is not None else ports.default_port(SERVICE)
+    # Loopback-only proxies unless asked for, on the command line or by the environment.
+    args.public_listen = args.public_listen or os.environ.get(PUBLIC_LISTEN_ENV, "") == "1"
     try:
         extra = [e for e in os.environ.get(ALLOW_ENV, "").split(",") if e.strip()]
         allowlist = Allowlist([*DEFAULT_ALLOW, *extra, *args.allow])
+        args.trusted_names = frozenset(Allowlist([*extra, *args.allow]).names)
     except AllowlistError as exc:
         raise ServiceStartError(f"{SERVICE}: {exc}") from None
     config = load_config(args.config) if args.config else None
@@ -151,7 +161,12 @@ async def _serve(
 ) -> None:
     loop = asyncio.get_running_loop()
     load_plugins()
-    manager = ProxyManager(ProxyContext(), allowlist)
+    manager = ProxyManager(
+        ProxyContext(),
+        allowlist,
+        public_listen=args.public_listen,
+        trusted_names=args.trusted_names,
+    )
     if config is not None:
         try:
             manager.populate(config)
@@ -159,9 +174,13 @@ async def _serve(
             sock.close()
             raise ServiceStartError(f"{SERVICE}: config file {args.config}: {exc}") from None
     if args.persist:
-        manager.persist_to = args.config
+        manager.persist_to(args.config)
     server = ApiServer(ApiRoutes(manager, token=args.token))
     await server.start(sock)
+    # Everything loaded so far lives for the whole run: keep it out of the collector's
+    # scans, so a young-generation pass does not walk the modules on the proxy path.
+    gc.collect()
+    gc.freeze()
     host, port = sock.getsockname()[:2]
     log.info(
         "faultproxy API on http://%s:%s (loop %s, %d proxies%s)",
@@ -169,7 +188,8 @@ async def _serve(
         port,
         type(loop).__module__.split(".")[0],
         len(manager.proxies),
-        ", token required" if args.token else "",
+        (", token required" if args.token else "")
+        + (", proxies may listen beyond loopback" if args.public_listen else ""),
     )
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from services.restapi import (
     docs_offline,
@@ -23,6 +24,8 @@ from services.restapi import (
     websockets_chat,
 )
 from services.restapi.body_limit import BodyLimitMiddleware
+from services.restapi.disconnects import handle_client_disconnect
+from services.restapi.lab_guard import LabGuardMiddleware
 from services.restapi.openapi_doc import polish
 from services.restapi.problems import (
     ProblemError,
@@ -79,6 +82,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_exception_handler(ProblemError, handle_problem)
     app.add_exception_handler(StarletteHTTPException, handle_http_exception)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
+    app.add_exception_handler(ClientDisconnect, handle_client_disconnect)
     app.add_exception_handler(Exception, handle_unexpected)
 
     for module in (
@@ -95,6 +99,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     # Added last = outermost: the log sees the limiter's own 429s.
     app.add_middleware(BodyLimitMiddleware, limit=MAX_BODY_BYTES)
+    app.add_middleware(LabGuardMiddleware)  # before any body is read: cross-site refusals
     app.add_middleware(RateLimitMiddleware, limiter=app.state.limiter)
     app.add_middleware(RequestLogMiddleware, log=app.state.request_log)
 

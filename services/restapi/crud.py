@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from services.restapi.auth import Token
 from services.restapi.http_helpers import (
+    E422_IDEMPOTENT,
     ETAG_HEADER,
     IDEMPOTENCY_KEY,
     PAGE_HEADERS,
@@ -149,6 +150,7 @@ def add_crud_routes(router: APIRouter, res: Resource) -> None:
         responses={
             201: {"headers": {"Location": {"schema": {"type": "string"}}, **ETAG_HEADER}},
             **WRITE_ERRORS,
+            **E422_IDEMPOTENT,
         },
         summary=f"Create {res.a_singular} (needs a write token)",
     )

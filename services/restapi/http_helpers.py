@@ -47,6 +47,13 @@ E412 = {412: problem_doc("If-Match did not match the current ETag")}
 E413 = {413: problem_doc("Request body over 2 MiB")}
 E415 = {415: problem_doc("Body is not application/json")}
 E422 = {422: problem_doc("Validation failed: every bad field and why", ValidationProblem)}
+E422_IDEMPOTENT = {
+    422: problem_doc(
+        "Validation failed: every bad field and why; also an Idempotency-Key this client "
+        "already used for another request (type .../idempotency-key-reused)",
+        ValidationProblem,
+    )
+}
 E429 = {429: problem_doc("Rate limited: see Retry-After and the RateLimit headers")}
 READ_ERRORS = {**E404, **E422, **E429}
 WRITE_ERRORS = {**E400, **E401, **E403, **E404, **E409, **E412, **E413, **E415, **E422, **E429}
@@ -151,8 +158,9 @@ def replay_if_seen(store: Store, idem: IdempotencyKey | None) -> Response | None
             f"Idempotency-Key {idem.key!r} was already used for a different request ({seen.method} {seen.path} with another body)",
             kind="idempotency-key-reused",
         )
-    body = seen.body.encode()
-    headers = {"Idempotent-Replayed": "true", "ETag": etag_for(json_bytes(json.loads(seen.body)))}
+    # Serialized again exactly as the first answer was, so replay and ETag match byte for byte.
+    body = json_bytes(json.loads(seen.body))
+    headers = {"Idempotent-Replayed": "true", "ETag": etag_for(body)}
     if seen.location:
         headers["Location"] = seen.location
     return Response(body, status_code=seen.status, media_type=JSON, headers=headers)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from services.restapi.ratelimit import MIN_REFILL_PER_S, RATE_LIMIT_GROUPS
 
 MAX_ID = 2_147_483_647  # keeps ids inside SQLite's INTEGER and every client's int32
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
@@ -166,14 +169,55 @@ class RateLimitState(BaseModel):
     groups: dict[str, PolicyOut]
 
 
+def _not_null(extra: dict[str, Any] | None = None) -> Callable[[dict[str, Any]], None]:
+    """json_schema_extra for an optional field whose null the server refuses: the schema
+    says the type alone (the field may still be left out)."""
+
+    def edit(schema: dict[str, Any]) -> None:
+        branches = [b for b in schema.pop("anyOf", []) if b != {"type": "null"}]
+        if branches:
+            schema.update(branches[0])
+        schema.pop("default", None)
+        schema.update(extra or {})
+
+    return edit
+
+
 class RateLimitUpdate(_Input):
     """Body of POST /_lab/ratelimit: turn the limiter on/off and/or set one group's bucket."""
 
-    enabled: bool | None = None
-    group: str | None = Field(default=None, examples=["api"])
-    capacity: int | None = Field(default=None, ge=1, le=1_000_000)
-    refill_per_s: float | None = Field(default=None, gt=0, le=1_000_000)
-    restore_defaults: bool = False
+    # group, capacity and refill_per_s come together or not at all (422 otherwise).
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "dependentRequired": {
+                "group": ["capacity", "refill_per_s"],
+                "capacity": ["group", "refill_per_s"],
+                "refill_per_s": ["group", "capacity"],
+            }
+        },
+    )
+
+    enabled: Flag | None = None
+    # No null in the schema for these three: a field given at all needs the other two.
+    group: str | None = Field(
+        default=None,
+        examples=["api"],
+        description="a route group, or * for all; with capacity and refill_per_s",
+        json_schema_extra=_not_null({"enum": [*RATE_LIMIT_GROUPS, "*"]}),
+    )
+    # JsonInt: "5" and true are not numbers, 5.0 is (JSON Schema calls it an integer).
+    capacity: Annotated[int, Field(ge=1, le=1_000_000), JsonInt] | None = Field(
+        default=None, json_schema_extra=_not_null()
+    )
+    refill_per_s: Annotated[float, Field(ge=MIN_REFILL_PER_S, le=1_000_000), JsonInt] | None = (
+        Field(
+            default=None,
+            description=f"tokens a second, at least {MIN_REFILL_PER_S:g} (one per {1 / MIN_REFILL_PER_S:g} s)",
+            json_schema_extra=_not_null(),
+        )
+    )
+    restore_defaults: Flag = False
 
 
 class ResetResult(BaseModel):

@@ -18,6 +18,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from services.restapi.http_helpers import E422, E429, problem_doc
 from services.restapi.practice_logic import (
+    CODES_PATTERN,
     choose_code,
     drip_chunks,
     parse_weighted_codes,
@@ -30,6 +31,14 @@ REDIRECT_CODES = {301, 302, 303, 307, 308}
 MAX_BYTES = 1_048_576  # /drip, /bytes and /range never send more
 MAX_SEEDS = 1024  # /unstable sequences remembered at once
 ANY_STATUS = {"default": {"description": "The status asked for (problem+json for 4xx/5xx)"}}
+# /drip answers ?code= (200-599) with the dripped bytes, whatever the class.
+DRIP_STATUSES = {
+    f"{c}XX": {
+        "description": "The status asked for with ?code=, deliberately (the body is still the drip)",
+        "content": {"application/octet-stream": {}},
+    }
+    for c in "2345"
+}
 
 
 def every_method(
@@ -59,7 +68,12 @@ def max_delay(request: Request) -> float:
 )
 async def status(
     request: Request,
-    codes: str = Path(max_length=200, examples=["200:3,503:1"]),
+    codes: str = Path(
+        max_length=200,
+        examples=["200:3,503:1"],
+        description="CODE or CODE:WEIGHT items, comma separated: codes 200-599, weights above 0",
+        json_schema_extra={"pattern": CODES_PATTERN},  # checked by parse_weighted_codes
+    ),
     seed: int | None = Query(
         None, ge=0, le=2**32, description="makes the weighted choice repeatable"
     ),
@@ -129,10 +143,19 @@ async def unstable(
 @every_method(
     router,
     "/delay/{seconds}",
-    responses={**E422, **E429},
-    summary="Answer after a pause (capped)",
+    responses={
+        200: {
+            "description": "After min(seconds, cap) s; the cap (10 s unless started with --max-delay) is deliberate, and the body says both"
+        },
+        **E422,
+        **E429,
+    },
+    summary="Answer after a pause, capped at 10 s (--max-delay)",
 )
-async def delay(request: Request, seconds: float = Path(ge=0, le=3600)) -> Response:
+async def delay(
+    request: Request,
+    seconds: float = Path(ge=0, le=3600, description="asked-for pause; over the cap waits the cap"),
+) -> Response:
     actual = min(seconds, max_delay(request))
     await asyncio.sleep(actual)
     return Response(
@@ -143,7 +166,12 @@ async def delay(request: Request, seconds: float = Path(ge=0, le=3600)) -> Respo
 @router.get(
     "/drip",
     response_class=Response,
-    responses={200: {"content": {"application/octet-stream": {}}}, **E422, **E429},
+    responses={
+        200: {"content": {"application/octet-stream": {}}},
+        **DRIP_STATUSES,
+        **E422,
+        **E429,
+    },
     summary="A slow body: wait delay, then numbytes spread over duration (read vs total timeouts)",
 )
 async def drip(
@@ -151,7 +179,7 @@ async def drip(
     numbytes: int = Query(10, ge=0, le=MAX_BYTES),
     duration: float = Query(2.0, ge=0, le=3600),
     delay: float = Query(0.0, ge=0, le=3600),
-    code: int = Query(200, ge=200, le=599),
+    code: int = Query(200, ge=200, le=599, description="the status to answer with, 200-599"),
 ) -> Response:
     cap = max_delay(request)
     duration, delay = min(duration, cap), min(delay, cap)

@@ -4,32 +4,48 @@ Range headers (RFC 9110 section 14), deterministic bytes and drip schedules."""
 from __future__ import annotations
 
 import random
+import re
 import string
 from dataclasses import dataclass
 
 MAX_CHOICES = 20
 
 
+# The /status/{codes} grammar, also published as the path's pattern in /openapi.json so
+# a generated client and the server agree on it exactly: CODE or CODE:WEIGHT, comma
+# separated, spaces around items allowed, weights positive decimals.
+_CODE = "[2-5][0-9]{2}"
+_WEIGHT = r"(?:[0-9]*[1-9][0-9]*(?:\.[0-9]+)?|[0-9]*\.[0-9]*[1-9][0-9]*)"
+_ITEM = f" *{_CODE}(?::{_WEIGHT})? *"
+CODES_PATTERN = f"^{_ITEM}(?:,{_ITEM}){{0,{MAX_CHOICES - 1}}}$"
+_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?|\.[0-9]+")
+
+
 def parse_weighted_codes(spec: str) -> list[tuple[int, float]]:
-    """``"200"`` or ``"200:3,500:1"`` -> [(200, 3.0), (500, 1.0)]; ValueError names the bad part."""
+    """``"200"`` or ``"200:3,500:1"`` -> [(200, 3.0), (500, 1.0)]; ValueError names the bad part.
+
+    Accepts exactly the strings CODES_PATTERN matches."""
     choices: list[tuple[int, float]] = []
-    parts = [p.strip() for p in spec.split(",")]
+    parts = [p.strip(" ") for p in spec.split(",")]
     if len(parts) > MAX_CHOICES:
         raise ValueError(f"at most {MAX_CHOICES} codes, got {len(parts)}")
     for part in parts:
-        code_text, _, weight_text = part.partition(":")
-        try:
-            code = int(code_text)
-            weight = float(weight_text) if weight_text else 1.0
-        except ValueError:
-            raise ValueError(f"{part!r} is not CODE or CODE:WEIGHT (e.g. 200:3,500:1)") from None
+        code_text, sep, weight_text = part.partition(":")
+        if not (len(code_text) == 3 and code_text.isascii() and code_text.isdigit()):
+            raise ValueError(f"{part!r} is not CODE or CODE:WEIGHT (e.g. 200:3,500:1)")
+        code = int(code_text)
         if not 200 <= code <= 599:
             raise ValueError(f"status {code} is outside 200-599 (1xx cannot be a final response)")
-        if not (weight >= 0 and weight < float("inf")):
-            raise ValueError(f"weight of {code} must be a finite number >= 0, got {weight_text}")
+        weight = 1.0
+        if sep:
+            if not _DECIMAL.fullmatch(weight_text):
+                raise ValueError(
+                    f"weight of {code} must be a decimal number like 3 or 0.5, got {weight_text!r}"
+                )
+            weight = float(weight_text)
+            if weight <= 0:
+                raise ValueError(f"weight of {code} must be more than 0, got {weight_text}")
         choices.append((code, weight))
-    if sum(w for _, w in choices) <= 0:
-        raise ValueError("the weights add up to 0")
     return choices
 
 

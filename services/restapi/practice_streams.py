@@ -33,6 +33,7 @@ async def stream(
     request: Request, n: int = Path(ge=0, le=1000), interval: float = Query(0.0, ge=0, le=1)
 ) -> Response:
     url = str(request.url)
+    interval = min(interval, max_delay(request))
 
     async def lines() -> AsyncIterator[bytes]:
         for i in range(n):

@@ -31,6 +31,10 @@ HEADER_NAMES = {
     b"retry-after": "Retry-After",
 }
 GROUP_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+RATE_LIMIT_GROUPS = ("api", "practice")  # the route groups (ratelimit_middleware.route_group)
+# One token per 1,000 s at the slowest: the window (capacity / refill) stays a number a
+# header can carry. A subnormal refill such as 5e-324 made it infinite (OverflowError, 500).
+MIN_REFILL_PER_S = 0.001
 
 
 @dataclass(frozen=True)
@@ -45,9 +49,9 @@ class Policy:
     def __post_init__(self) -> None:
         if self.capacity < 1:
             raise ValueError(f"capacity must be at least 1, got {self.capacity}")
-        if not (self.refill_per_s > 0 and math.isfinite(self.refill_per_s)):
+        if not (self.refill_per_s >= MIN_REFILL_PER_S and math.isfinite(self.refill_per_s)):
             raise ValueError(
-                f"refill must be a positive number per second, got {self.refill_per_s}"
+                f"refill must be a positive number per second, at least {MIN_REFILL_PER_S:g}, got {self.refill_per_s}"
             )
         object.__setattr__(self, "window_s", max(1, math.ceil(self.capacity / self.refill_per_s)))
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 
-from services.restapi.http_helpers import E422
+from services.restapi.http_helpers import E400, E422
 from services.restapi.models import (
     Health,
     RateLimitState,
@@ -66,7 +66,7 @@ async def get_rate_limit(request: Request) -> RateLimitState:
 @router.post(
     "/_lab/ratelimit",
     response_model=RateLimitState,
-    responses=E422,
+    responses={**E400, **E422},
     summary="Change rate limits at run time; the changed group's buckets start full",
 )
 async def set_rate_limit(request: Request, update: RateLimitUpdate) -> RateLimitState:
@@ -76,7 +76,7 @@ async def set_rate_limit(request: Request, update: RateLimitUpdate) -> RateLimit
         limiter.policies = dict(settings.policies)
         limiter.enabled = settings.rate_limit_enabled
         limiter.clear()
-    if update.group is not None or update.capacity is not None or update.refill_per_s is not None:
+    if {"group", "capacity", "refill_per_s"} & update.model_fields_set:
         if update.group is None or update.capacity is None or update.refill_per_s is None:
             raise invalid("group", "body", "give group, capacity and refill_per_s together")
         groups = list(limiter.policies) if update.group == "*" else [update.group]

@@ -11,6 +11,7 @@ import uvicorn
 from services import ports
 from services.common.net import bind_socket
 from services.restapi.app_factory import create_app
+from services.restapi.http_protocol import protocol_class
 from services.restapi.settings import SERVICE, Settings
 
 log = logging.getLogger(SERVICE)
@@ -23,11 +24,16 @@ def uvicorn_config(app: object, settings: Settings) -> uvicorn.Config:
         log_level=settings.log_level,
         access_log=settings.log_level == "debug",
         loop="auto",
-        http="auto",
+        # httptools with a head size limit and a head deadline (see http_protocol.py).
+        http=protocol_class(settings.max_head_bytes, settings.head_timeout_s),
         ws="auto",
         lifespan="on",
         timeout_graceful_shutdown=2,  # SIGTERM must not wait on a client holding /sse open
         server_header=False,
+        # X-Forwarded-For is believed only from proxies named at start-up (none by default):
+        # uvicorn's own default trusts 127.0.0.1, which here is every client.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies) or None,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -10,19 +11,22 @@ from pathlib import Path
 
 from services import ports
 from services.common.paths import state_dir
-from services.restapi.ratelimit import Policy, parse_policy_spec
+from services.restapi.ratelimit import RATE_LIMIT_GROUPS, Policy, parse_policy_spec
 
 SERVICE = "restapi"
 DB_FILENAME = "restapi.sqlite3"
 RATE_LIMIT_ENV = "WIRELAB_RESTAPI_RATE_LIMIT"  # "api=60/1,practice=30/2"
 NO_RATE_LIMIT_ENV = "WIRELAB_RESTAPI_NO_RATE_LIMIT"  # "1" turns the limiter off
+TRUSTED_PROXIES_ENV = (
+    "WIRELAB_RESTAPI_TRUSTED_PROXIES"  # "10.0.0.5,10.0.0.6": trust their X-Forwarded-For
+)
+HEAD_TIMEOUT_ENV = "WIRELAB_RESTAPI_HEAD_TIMEOUT"  # seconds a client has to send a request head
 LOG_LEVELS = ["debug", "info", "warning", "error"]
 
 # Generous enough that a person clicking around never meets them, tight enough that a
 # script in a loop does. Scenarios tighten them at run time through POST /_lab/ratelimit.
 DEFAULT_POLICIES: dict[str, Policy] = {
-    "api": Policy(capacity=100, refill_per_s=10.0),
-    "practice": Policy(capacity=100, refill_per_s=10.0),
+    group: Policy(capacity=100, refill_per_s=10.0) for group in RATE_LIMIT_GROUPS
 }
 
 
@@ -36,6 +40,11 @@ class Settings:
     policies: dict[str, Policy] = field(default_factory=lambda: dict(DEFAULT_POLICIES))
     max_delay_s: float = 10.0  # /delay and /drip never hold a connection longer than this
     request_log_size: int = 5000
+    # Addresses whose X-Forwarded-For/-Proto are believed. None by default: every client
+    # here connects from 127.0.0.1, so trusting loopback would let any client pick its IP.
+    trusted_proxies: list[str] = field(default_factory=list)
+    max_head_bytes: int = 64 * 1024  # request line + headers; more gets 431
+    head_timeout_s: float = 10.0  # a whole request head must arrive within this; else 408
 
     @property
     def db_path(self) -> Path:
@@ -70,6 +79,28 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help=f"turn the limiter off (env {NO_RATE_LIMIT_ENV}=1)",
     )
+    p.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=[],
+        metavar="IP",
+        help="believe X-Forwarded-For/-Proto only from this address (repeatable; default none: "
+        f"the peer address is the client); env {TRUSTED_PROXIES_ENV}='10.0.0.5,10.0.0.6'",
+    )
+    p.add_argument(
+        "--max-delay",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="longest pause /delay, /drip, /sse and /stream make (default 10)",
+    )
+    p.add_argument(
+        "--head-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help=f"a client must send a whole request head within this, else 408 (default 10; env {HEAD_TIMEOUT_ENV})",
+    )
     return p
 
 
@@ -101,6 +132,23 @@ def parse_settings(
                 f"rate limit {spec!r}: unknown group {group!r}; groups are {', '.join(DEFAULT_POLICIES)}"
             )
         policies[group] = policy
+    trusted = [a.strip() for a in env.get(TRUSTED_PROXIES_ENV, "").split(",") if a.strip()]
+    trusted += [a.strip() for a in args.trusted_proxy if a.strip()]
+    for address in trusted:
+        try:
+            ipaddress.ip_network(address, strict=False)
+        except ValueError:
+            parser.error(f"trusted proxy {address!r} is not an IP address or network")
+    head_timeout = args.head_timeout
+    if head_timeout is None:
+        try:
+            head_timeout = float(env.get(HEAD_TIMEOUT_ENV, "10"))
+        except ValueError:
+            parser.error(f"{HEAD_TIMEOUT_ENV} must be a number of seconds")
+    if not 0 < head_timeout <= 3600:
+        parser.error(f"--head-timeout must be more than 0 and at most 3600 s, got {head_timeout:g}")
+    if not 0 <= args.max_delay <= 3600:
+        parser.error(f"--max-delay must be between 0 and 3600 s, got {args.max_delay:g}")
     return Settings(
         host=args.host,
         port=port,
@@ -108,4 +156,7 @@ def parse_settings(
         log_level=log_level,
         rate_limit_enabled=not (args.no_rate_limit or _truthy(env.get(NO_RATE_LIMIT_ENV))),
         policies=policies,
+        trusted_proxies=trusted,
+        head_timeout_s=head_timeout,
+        max_delay_s=args.max_delay,
     )

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from dataclasses import asdict, dataclass
 
 from services.udpstream.wire import DATA_HEADER_SIZE, MAX_UDP_PAYLOAD, PATTERNS
@@ -96,6 +97,12 @@ def parse_json(body: bytes) -> dict:
         raise ControlError(
             f"control body is not JSON: {exc.msg} at char {exc.pos} ({text[exc.pos : exc.pos + 16]!r})"
         ) from None
+    except ValueError:  # an integer literal past Python's 4,300-digit conversion limit
+        raise ControlError(
+            f"control body has a number longer than {sys.get_int_max_str_digits()} digits"
+        ) from None
+    except RecursionError:  # nesting deeper than the JSON decoder's recursion allows
+        raise ControlError("control body is nested too deeply") from None
     if not isinstance(value, dict):
         raise ControlError(f"control body must be a JSON object, got {type(value).__name__}")
     return value

@@ -393,6 +393,7 @@ class Engine:
             "amplification_blocked",
             "streams_started",
             "echo",
+            "internal_errors",
         )
         return {
             "type": "health",

@@ -74,6 +74,30 @@ CASES = {
         "saw the program relay the phrase",
         "please relay",
     ),
+    11: Expected(
+        "11_one_recv.py",
+        "small pieces came back whole",
+        "small pieces came back whole",
+        "loop on recv()",
+    ),
+    12: Expected(
+        "12_assumes_in_order.py",
+        "lost lists exactly",
+        "numbered 0 to",
+        "start every datagram with its sequence number",
+    ),
+    13: Expected(
+        "13_echo_to_sender.py",
+        "first message exactly once",
+        "first message exactly once",
+        "not only back to the one",
+    ),
+    14: Expected(
+        "14_guess_pages.py",
+        "through a Link URL",
+        "carried Authorization",
+        "session.headers",
+    ),
 }
 
 

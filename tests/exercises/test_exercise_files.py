@@ -21,8 +21,8 @@ from tests.exercises.conftest import WRONG
 EXERCISES = all_exercises()
 
 
-def test_there_are_ten_exercises_each_with_every_file() -> None:
-    assert [e.number for e in EXERCISES] == list(range(1, 11))
+def test_there_are_fourteen_exercises_each_with_every_file() -> None:
+    assert [e.number for e in EXERCISES] == list(range(1, 15))
     for ex in EXERCISES:
         for path in (ex.readme, ex.starter, ex.solution, ex.check_file):
             assert path.is_file(), path
@@ -168,8 +168,8 @@ def test_cli_start_list_show_and_bad_input(tmp_path: Path, monkeypatch) -> None:
     )
     shown = runner.invoke(exercise_app, ["show", "2"])
     assert shown.exit_code == 0 and "Your own 404" in shown.output
-    unknown = runner.invoke(exercise_app, ["check", "12"])
-    assert unknown.exit_code == 2 and "no exercise '12'" in unknown.output
+    unknown = runner.invoke(exercise_app, ["check", "42"])
+    assert unknown.exit_code == 2 and "no exercise '42'" in unknown.output
     missing = runner.invoke(exercise_app, ["check", "1", str(tmp_path / "nope.py")])
     assert missing.exit_code == 2 and "does not exist" in missing.output
     mixed = runner.invoke(exercise_app, ["check", "1", "--csv", "x.csv"])

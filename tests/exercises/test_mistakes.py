@@ -7,9 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from lab.exercise.runner import run_check
 
 from lab.exercise.catalog import find_exercise
+from lab.exercise.check_runner import run_check
 from tests.exercises.conftest import WRONG
 from tests.exercises.test_exercise_checks import explain
 
@@ -31,6 +31,16 @@ MISTAKES = [
     (9, "09_no_hostname_check.py", "certificate issued for other names", "check_hostname = True"),
     (9, "09_refuses_but_exits_0.py", "exited with a non-zero code", "exited 0 as if all went well"),
     (10, "10_split_on_colon.py", "saw the program relay the phrase", "may hold ':'"),
+    (11, "11_one_client_at_a_time.py", "clients connected at once", "one connection after another"),
+    (11, "11_one_recv.py", "small pieces came back whole", "loop on recv()"),
+    (11, "11_close_on_eof.py", "all 4194304 bytes came back", "closing first throws the rest"),
+    (12, "12_count_arrivals.py", "numbered 0 to", "start every datagram with its sequence number"),
+    (12, "12_assumes_in_order.py", "lost lists exactly", "arrived late"),
+    (13, "13_echo_to_sender.py", "first message exactly once", "not only back to the one"),
+    (13, "13_stops_after_reset.py", "after a client vanished", "try/finally"),
+    (14, "14_guess_pages.py", "through a Link URL", "you built ?page=N yourself"),
+    (14, "14_no_if_match.py", "carried If-Match", "lost update"),
+    (14, "14_ignores_412.py", "retried update succeeded", "GET it again"),
 ]
 
 

@@ -14,17 +14,27 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from lab.scenario import schema as s
-from lab.scenario.probes.base import COMMON_OUTPUTS, ProbeContext, ok_output
+from lab.scenario.probes import exec as exec_probe
+from lab.scenario.probes import http, line, tcp, udp, ws
+from lab.scenario.probes.base import COMMON_OUTPUTS, ProbeContext, ProbeModule, ok_output
 
-REPEATABLE = ("http", "tcp", "line", "ws", "udp", "exec")
+# The probes a repeat may wrap, imported here rather than looked up in the package's
+# registry, which imports this module (no import circle).
+REPEATABLE_PROBES: dict[str, ProbeModule] = {
+    "http": http,
+    "tcp": tcp,
+    "line": line,
+    "ws": ws,
+    "udp": udp,
+    "exec": exec_probe,
+}
+REPEATABLE = tuple(REPEATABLE_PROBES)
 
 
 def _schema() -> s.Schema:
-    from lab.scenario.probes import PROBES
-
     return s.Fields(
         {"count": s.Int(1, 100000), "concurrency": s.Int(1, 256), "interval": s.Num(0, 60)}
-        | {kind: PROBES[kind].SCHEMA for kind in REPEATABLE},
+        | {kind: REPEATABLE_PROBES[kind].SCHEMA for kind in REPEATABLE},
         required=("count",),
         one_of=REPEATABLE,
         expected=f"{{count, concurrency, interval, one of {', '.join(REPEATABLE)}}}",
@@ -55,21 +65,17 @@ def inner_kind(spec: dict) -> str:
 
 
 def outputs(spec: Any) -> dict[str, str]:
-    from lab.scenario.probes import PROBES
-
     fields = dict(SUMMARY_OUTPUTS)
     if isinstance(spec, dict):
         kinds = [k for k in REPEATABLE if k in spec]
         if kinds:
-            fields["__item_fields__"] = PROBES[kinds[0]].OUTPUTS  # type: ignore[assignment]
+            fields["__item_fields__"] = REPEATABLE_PROBES[kinds[0]].OUTPUTS  # type: ignore[assignment]
     return fields
 
 
 def run(spec: dict, ctx: ProbeContext) -> dict:
-    from lab.scenario.probes import PROBES
-
     kind = inner_kind(spec)
-    probe = PROBES[kind]
+    probe = REPEATABLE_PROBES[kind]
     count, concurrency = spec["count"], spec.get("concurrency", 1)
     interval = float(spec.get("interval", 0))
     lock = threading.Lock()

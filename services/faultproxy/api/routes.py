@@ -44,6 +44,10 @@ class Response:
         return cls(status, (json.dumps(payload) + "\n").encode())
 
     @classmethod
+    def text(cls, status: int, text: str) -> Response:
+        return cls(status, text.encode(), "text/plain; charset=utf-8")
+
+    @classmethod
     def error(cls, status: int, message: str) -> Response:
         return cls.json(status, {"error": message, "status": status})
 
@@ -68,11 +72,9 @@ class ApiRoutes:
     def refuse(self, req: Request) -> Response | None:
         """The checks every request passes before routing (browser, token)."""
         agent = req.headers.get("user-agent", "")
-        if agent.startswith("Mozilla/"):
+        if agent.lower().startswith("mozilla/"):  # header values are not case-sensitive
             # As Toxiproxy: a web page must not be able to reconfigure the proxy.
-            return Response.error(
-                403, "User agent not allowed: browsers may not use the faultproxy API"
-            )
+            return Response.text(403, "User agent not allowed\n")  # Go's http.Error
         if self.token and split_path(req.path)[:1] != ["healthz"]:
             given = req.headers.get("authorization", "")
             scheme, _, value = given.partition(" ")
@@ -119,8 +121,7 @@ class ApiRoutes:
                     return Response.json(201, self._proxy_json(m.create(self._body(req))))
             case ["populate"]:
                 if method == "POST":
-                    proxies = m.populate(self._body(req))
-                    return Response.json(201, {"proxies": [self._proxy_json(p) for p in proxies]})
+                    return self._populate(req)
             case ["reset"]:
                 if method == "POST":
                     m.reset()
@@ -178,10 +179,22 @@ class ApiRoutes:
                     m.delete_toxic(name, toxic)
                     return Response(204)
             case _:
-                return Response.error(404, f"no such endpoint: {req.path.split('?', 1)[0][:200]}")
+                return Response.text(404, "404 page not found\n")  # Go's http.NotFound
         return Response.error(
             405, f"method {req.method} not allowed on {req.path.split('?', 1)[0][:200]}"
         )
+
+    def _populate(self, req: Request) -> Response:
+        """Toxiproxy's shape: errors carry ``proxies`` too (those created before it, or null)."""
+        try:
+            proxies = self.manager.populate(self._body(req))
+        except ApiError as exc:
+            before = getattr(exc, "proxies", None)
+            done = [self._proxy_json(p) for p in before] if before else None
+            return Response.json(
+                exc.status, {"error": str(exc), "status": exc.status, "proxies": done}
+            )
+        return Response.json(201, {"proxies": [self._proxy_json(p) for p in proxies]})
 
     def _proxy_json(self, proxy: Any) -> dict[str, Any]:
         out = proxy.to_json()

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import itertools
 import json
 import logging
+import os
 import socket
+import struct
+import time
 
 import h11
 
@@ -18,6 +23,19 @@ log = logging.getLogger("faultproxy.api")
 READ_SIZE = 65536
 IDLE_TIMEOUT_S = 120.0
 SSE_KEEPALIVE_S = 15.0
+# After an error answer to a request we stopped reading (a huge head, a huge body): how
+# long, and how much, to keep reading and discarding what the client still sends.
+LINGER_S = 2.0
+LINGER_MAX_BYTES = 64 * 1024 * 1024
+
+
+_request_counter = itertools.count(int.from_bytes(os.urandom(4), "big"))
+
+
+def request_id() -> str:
+    """A unique id per answer in the shape of Toxiproxy's (an xid: 20 base32hex chars)."""
+    raw = struct.pack(">IQ", int(time.time()), next(_request_counter) & (2**64 - 1))
+    return base64.b32hexencode(raw).decode()[:20].lower()
 
 
 class ApiServer:
@@ -63,9 +81,11 @@ class ApiServer:
                 await self._send_error(
                     conn, writer, exc.error_status_hint, f"bad HTTP request: {exc}"
                 )
+                await _linger(reader, writer)
                 return
             except ApiError as exc:
                 await self._send_error(conn, writer, exc.status, str(exc))
+                await _linger(reader, writer)
                 return
             if request is None:
                 return
@@ -79,6 +99,8 @@ class ApiServer:
                 response = refused
             else:
                 response = self.routes.handle(request)
+                if request.method != "GET":
+                    await self.routes.manager.wait_saved()  # --persist: the file has it
             await self._send(conn, writer, response)
             if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
                 return
@@ -130,7 +152,7 @@ class ApiServer:
     async def _send(
         self, conn: h11.Connection, writer: asyncio.StreamWriter, response: Response
     ) -> None:
-        headers = [("Server", "faultproxy")]
+        headers = [("Server", "faultproxy"), ("X-Toxiproxy-Request-Id", request_id())]
         if response.status != 204:
             headers += [
                 ("Content-Type", response.content_type),
@@ -156,6 +178,7 @@ class ApiServer:
                         headers=[
                             ("Content-Type", "application/json"),
                             ("Content-Length", str(len(body.body))),
+                            ("X-Toxiproxy-Request-Id", request_id()),
                             ("Connection", "close"),
                         ],
                     )
@@ -185,6 +208,7 @@ class ApiServer:
                     headers=[
                         ("Content-Type", "text/event-stream"),
                         ("Cache-Control", "no-cache"),
+                        ("X-Toxiproxy-Request-Id", request_id()),
                         ("Connection", "close"),
                     ],
                 )
@@ -212,6 +236,31 @@ class ApiServer:
         finally:
             sub.close()
             gone.cancel()
+
+
+async def _linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Half-close, then read and discard what the client is still sending, for a while.
+
+    Closing a socket whose receive buffer holds unread bytes makes the kernel send a
+    reset, and a reset can destroy the error answer before the client reads it: a client
+    that sent a 1 MB header would see ECONNRESET instead of 431.
+    """
+    with contextlib.suppress(OSError, RuntimeError, NotImplementedError):
+        writer.write_eof()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + LINGER_S
+    drained = 0
+    while drained < LINGER_MAX_BYTES:
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            return
+        try:
+            chunk = await asyncio.wait_for(reader.read(READ_SIZE), remaining)
+        except (TimeoutError, ConnectionError):
+            return
+        if not chunk:
+            return
+        drained += len(chunk)
 
 
 def _sse(event: object) -> bytes:

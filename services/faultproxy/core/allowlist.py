@@ -1,8 +1,11 @@
-"""The upstream allowlist: which hosts a proxy may relay to (sans-I/O).
+"""The upstream allowlist: which hosts a proxy reachable from other machines may relay to.
 
-Without it, anyone who can reach the API could turn the lab into an open relay to any
-host. Entries are host names (matched exactly, case-insensitively), IP addresses, or
-CIDR networks. Names are trusted as listed and not resolved here; IP literals must fall
+Without it, a proxy listening beyond loopback would be an open relay to any host. A
+proxy on a loopback listener is reachable from this machine only, so (unless faultproxy
+runs with ``--public-listen``) its upstream is not checked, as in Toxiproxy.
+
+Entries are host names (matched exactly, case-insensitively), IP addresses, or CIDR
+networks. Names are trusted as listed and not resolved here; IP literals must fall
 in a listed network. ``*`` allows everything (for a private machine that wants it).
 """
 
@@ -21,6 +24,16 @@ DEFAULT_ALLOW = (
     "restapi",
     "udpstream",
 )
+
+
+def is_loopback_host(host: str) -> bool:
+    """``localhost`` or a loopback IP literal (any other name could resolve anywhere)."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class AllowlistError(ValueError):

@@ -6,10 +6,8 @@ API call is atomic with respect to the proxies' traffic (no half-applied state).
 
 from __future__ import annotations
 
-import json
+import ipaddress
 import logging
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,8 +21,16 @@ from services.faultproxy.api.input_parsing import (
     parse_toxic_create,
     parse_toxic_update,
 )
-from services.faultproxy.core.addresses import split_host_port
-from services.faultproxy.core.allowlist import Allowlist
+from services.faultproxy.core.addresses import (
+    AddressError,
+    AddressRefused,
+    check_pinned_name,
+    listen_host,
+    pin_listen,
+    split_host_port,
+)
+from services.faultproxy.core.allowlist import Allowlist, is_loopback_host
+from services.faultproxy.core.persistence import StateWriter, write_state
 from services.faultproxy.core.proxy_base import (
     BaseProxy,
     ProxyContext,
@@ -37,17 +43,33 @@ from services.faultproxy.core.toxic_types import ToxicError, default_toxic_name
 log = logging.getLogger("faultproxy.manager")
 
 
+class PopulateError(ApiError):
+    """A populate that stopped part-way: ``proxies`` were created (or kept) before it."""
+
+    def __init__(self, message: str, status: int, proxies: list[BaseProxy]) -> None:
+        super().__init__(message, status)
+        self.proxies = proxies
+
+
 class ProxyManager:
     def __init__(
         self,
         ctx: ProxyContext | None = None,
         allowlist: Allowlist | None = None,
         persist_to: Path | None = None,
+        public_listen: bool = False,
+        trusted_names: frozenset[str] = frozenset(),
     ) -> None:
         self.ctx = ctx or ProxyContext()
         self.allowlist = allowlist or Allowlist()
+        # True when proxies may listen beyond loopback (--public-listen): then every
+        # upstream is checked against the allowlist, not only those of exposed proxies.
+        self.public_listen = public_listen
+        # Names the operator listed (--allow): trusted wherever they resolve. The built-in
+        # ones (restapi, localhost...) are trusted only where they resolve to loopback.
+        self.trusted_names = {n.lower().rstrip(".") for n in trusted_names}
         self.proxies: dict[str, BaseProxy] = {}
-        self.persist_to = persist_to
+        self.writer = StateWriter(persist_to, self.export) if persist_to else None
         self.on_change: list[Callable[[], None]] = []
 
     # ---- helpers ----------------------------------------------------------------------
@@ -58,7 +80,15 @@ class ProxyManager:
             raise ApiError("proxy not found", 404)
         return proxy
 
-    def _check_upstream(self, upstream: str) -> None:
+    def _check_upstream(self, upstream: str, listen: str) -> None:
+        """The open-relay guard: a proxy other machines can reach relays only to allowed hosts.
+
+        A loopback listener on a faultproxy that cannot listen elsewhere relays to any
+        upstream, as Toxiproxy does: only this machine can use it.
+        """
+        listen_on, _ = split_host_port(listen, "listen")
+        if not self.public_listen and is_loopback_host(listen_host(listen_on)):
+            return
         host, _ = split_host_port(upstream, "upstream")
         if not self.allowlist.allows(host):
             raise ApiError(
@@ -66,10 +96,27 @@ class ProxyManager:
                 f"restart faultproxy with --allow {host} to permit it",
                 403,
             )
+        bare = host.lower().rstrip(".")
+        if self.allowlist.allow_all or _is_ip(host) or bare in self.trusted_names:
+            return
+        try:
+            check_pinned_name(host, self.allowlist.allows)
+        except AddressError as exc:
+            raise ApiError(str(exc), 403 if isinstance(exc, AddressRefused) else 400) from None
+
+    def _pin_listen(self, value: Any) -> str:
+        """Where a proxy asked to listen on ``value`` really listens (see `pin_listen`)."""
+        if value in (None, ""):
+            return "127.0.0.1:0"
+        check_address(value, "listen")
+        try:
+            return pin_listen(value, self.public_listen)
+        except AddressError as exc:
+            raise ApiError(str(exc), 403 if isinstance(exc, AddressRefused) else 400) from None
 
     def _changed(self) -> None:
-        if self.persist_to is not None:
-            self.save(self.persist_to)
+        if self.writer is not None:
+            self.writer.mark()
         for callback in self.on_change:
             callback()
 
@@ -98,9 +145,9 @@ class ProxyManager:
         if upstream == "" or upstream is None:
             raise ApiError("missing required field: upstream")
         check_address(upstream, "upstream")
-        self._check_upstream(upstream)
         listen = data.get("listen")
-        listen = "127.0.0.1:0" if listen in (None, "") else check_address(listen, "listen")
+        listen = self._pin_listen(listen)
+        self._check_upstream(upstream, listen)
         enabled = (
             check_bool(data["enabled"], "enabled") if data.get("enabled") is not None else True
         )
@@ -163,79 +210,94 @@ class ProxyManager:
         return proxy
 
     def populate(self, body: Any) -> list[BaseProxy]:
-        """Create or replace many proxies; validate all first, roll back on a bind error."""
+        """Create or replace many proxies, as Toxiproxy's ``POST /populate`` does.
+
+        The whole list is validated first: a malformed entry creates nothing, and the
+        error names it (``at proxy 2``). Then each entry in turn: an existing proxy with
+        the same listen address and upstream is left exactly as it is (its toxics, its
+        enabled state, its live connections), anything else replaces it. A bind error
+        stops there; the proxies before it stay, listed in the error's ``proxies``.
+        """
         if isinstance(body, dict) and "proxies" in {str(k).lower() for k in body}:
             body = lower_keys(body)["proxies"]
         if not isinstance(body, list):
             raise ApiError("bad request body: populate takes a JSON list of proxies")
-        specs = [self._parse_proxy(item) for item in body]
+        specs = []
+        for index, item in enumerate(body, 1):
+            try:
+                specs.append(self._parse_proxy(item))
+            except ApiError as exc:
+                raise ApiError(f"{exc} at proxy {index}", exc.status) from None
         seen: set[str] = set()
         for spec in specs:
             if spec["name"] in seen:
                 raise ApiError(f"proxy {spec['name']!r} appears twice in the list", 409)
             seen.add(spec["name"])
 
-        created: list[BaseProxy] = []
-        replaced: list[BaseProxy] = []
         result: list[BaseProxy] = []
         try:
             for spec in specs:
-                existing = self.proxies.get(spec["name"])
-                if existing is not None and self._same(existing, spec):
-                    if spec["has_toxics"]:
-                        self._set_toxics(existing, spec["toxics"])
-                    result.append(existing)
-                    continue
-                if existing is not None:
-                    existing.stop()
-                    replaced.append(existing)
-                    del self.proxies[existing.name]
-                proxy = self._instantiate(spec)
-                self.proxies[proxy.name] = proxy
-                created.append(proxy)
-                result.append(proxy)
-        except ApiError:
-            for proxy in created:
-                proxy.stop()
-                self.proxies.pop(proxy.name, None)
-            for proxy in replaced:  # put back what we took down, as it was
-                self.proxies[proxy.name] = proxy
-                if proxy.enabled:
-                    try:
-                        proxy.start()
-                    except ProxyError as exc:
-                        log.error(
-                            "populate rollback: %s could not listen again: %s", proxy.name, exc
-                        )
-            raise
-        for proxy in created:
-            self.ctx.events.publish("proxy.created", proxy=proxy.name, **_summary(proxy))
-        self._changed()
+                result.append(self._populate_one(spec))
+        except ApiError as exc:
+            raise PopulateError(str(exc), exc.status, result) from None
+        finally:
+            if result:
+                self._changed()
         return result
+
+    def _populate_one(self, spec: dict[str, Any]) -> BaseProxy:
+        existing = self.proxies.get(spec["name"])
+        if existing is not None and self._same(existing, spec):
+            # Toxiproxy ignores a populate body's toxics; clients send null or [] and
+            # expect the proxy's toxics to stay. A non-empty list (the --config shape)
+            # replaces them.
+            if spec["toxics"]:
+                self._set_toxics(existing, spec["toxics"])
+            return existing
+        if existing is not None:
+            existing.stop()
+            del self.proxies[existing.name]
+        try:
+            proxy = self._instantiate(spec)
+        except ApiError:
+            if existing is not None:  # put back what we took down, as it was
+                self.proxies[existing.name] = existing
+                if existing.enabled:
+                    try:
+                        existing.start()
+                    except ProxyError as exc:
+                        log.error("populate: %s could not listen again: %s", existing.name, exc)
+                        existing.enabled = False
+            raise
+        self.proxies[proxy.name] = proxy
+        self.ctx.events.publish("proxy.created", proxy=proxy.name, **_summary(proxy))
+        return proxy
 
     @staticmethod
     def _same(proxy: BaseProxy, spec: dict[str, Any]) -> bool:
+        """Toxiproxy's ``Differs``, inverted: same resolved listen address and upstream.
+
+        ``enabled`` is not compared (a disabled proxy populated again stays disabled);
+        a requested port 0 matches whatever port the proxy got.
+        """
         if proxy.protocol != spec["cls"].protocol or proxy.upstream != spec["upstream"]:
             return False
-        if proxy.options != spec["options"] or proxy.enabled != spec["enabled"]:
+        if proxy.options != spec["options"]:
             return False
-        if proxy.listen == spec["listen"]:
-            return True
-        # "127.0.0.1:0" asks for any port: the proxy that already got one matches.
         want_host, want_port = split_host_port(spec["listen"], "listen")
-        have_host, _ = split_host_port(proxy.listen, "listen")
-        want_host = "127.0.0.1" if want_host == "localhost" else want_host
-        return want_port == 0 and want_host == have_host
+        have_host, have_port = split_host_port(proxy.listen, "listen")
+        return listen_host(want_host) == listen_host(have_host) and want_port in (0, have_port)
 
     def update(self, name: str, body: Any) -> BaseProxy:
         proxy = self.get(name)
         data = lower_keys(body, "a proxy")
         listen, upstream = proxy.listen, proxy.upstream
         if data.get("listen") not in (None, ""):
-            listen = check_address(data["listen"], "listen")
+            listen = self._pin_listen(data["listen"])
         if data.get("upstream") not in (None, ""):
             upstream = check_address(data["upstream"], "upstream")
-            self._check_upstream(upstream)
+        if (listen, upstream) != (proxy.listen, proxy.upstream):
+            self._check_upstream(upstream, listen)
         enabled = proxy.enabled
         if data.get("enabled") is not None:
             enabled = check_bool(data["enabled"], "enabled")
@@ -359,22 +421,30 @@ class ProxyManager:
 
     def save(self, path: Path) -> None:
         """Write the state atomically (a crash mid-write never leaves half a file)."""
-        text = json.dumps(self.export(), indent=2) + "\n"
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.replace(tmp, path)
-        except OSError as exc:
-            log.error("cannot save state to %s: %s", path, exc.strerror or exc)
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+        write_state(path, self.export())
+
+    def persist_to(self, path: Path) -> None:
+        """From now on, write every change to ``path`` (``--persist``)."""
+        self.writer = StateWriter(path, self.export)
+
+    async def wait_saved(self) -> None:
+        """Return once the file holds every change made so far (at once without --persist)."""
+        if self.writer is not None:
+            await self.writer.wait_saved()
 
     def close(self) -> None:
+        if self.writer is not None:
+            self.writer.flush_now()
         for proxy in self.proxies.values():
             proxy.stop()
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return False
 
 
 def _summary(proxy: BaseProxy) -> dict[str, Any]:

@@ -117,6 +117,22 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
+TOXIPROXY_LABELS = ("direction", "listener", "proxy", "upstream")
+
+
+class Tee:
+    """One increment to several series (faultproxy's and Toxiproxy's byte counters)."""
+
+    __slots__ = ("_series",)
+
+    def __init__(self, *series: Series) -> None:
+        self._series = series
+
+    def inc(self, amount: float = 1) -> None:
+        for s in self._series:
+            s.inc(amount)
+
+
 class ProxyMetrics:
     """The families every proxy (TCP or UDP) shares, declared in one place."""
 
@@ -142,6 +158,19 @@ class ProxyMetrics:
             "faultproxy_toxic_activations_total",
             "Times a toxic became active on a connection, datagram or request",
             ("proxy", "toxic", "type"),
+        )
+        # Toxiproxy's own families (its -proxy-metrics flag), which existing dashboards
+        # query. Same names and labels; counted as bytes move, where Toxiproxy counts
+        # when a connection's direction ends.
+        self.tp_received = metrics.counter(
+            "toxiproxy_proxy_received_bytes_total",
+            "Bytes read from the source of each direction (Toxiproxy's family)",
+            TOXIPROXY_LABELS,
+        )
+        self.tp_sent = metrics.counter(
+            "toxiproxy_proxy_sent_bytes_total",
+            "Bytes written to the destination of each direction (Toxiproxy's family)",
+            TOXIPROXY_LABELS,
         )
         self.splice_fallbacks = metrics.counter(
             "faultproxy_splice_fallbacks_total",

@@ -91,6 +91,7 @@ class Direction:
         self.mode = "idle"
         self.done = asyncio.Event()  # EOF written to dst (or the direction gave up)
         self._bytes_series = conn.proxy.bytes_series[stream]
+        self._received_series = conn.proxy.received_series[stream]
         self._pump: SplicePump | None = None
         self._head = Channel()
         self._tail = Channel()
@@ -103,6 +104,7 @@ class Direction:
         self._switching: asyncio.Task[None] | None = None
         self._migration: asyncio.Task[None] | None = None
         self._pending: list[tuple[Toxic, StreamToxic]] | None = None
+        self._generation = 0  # configure() calls so far: a deferred one must not be stale
         self._http_stage: Callable[[], StreamToxic | None] | None = None
 
     # ---- accounting -------------------------------------------------------------------
@@ -121,6 +123,7 @@ class Direction:
         """Run this direction with ``toxics`` (already rolled for toxicity), live."""
         if self.done.is_set() or self.conn.closed:
             return
+        self._generation += 1
         self._http_stage = http_stage
         needs_chain = bool(toxics) or http_stage is not None or not SPLICE_AVAILABLE
         if self._switching is not None and not self._switching.done():
@@ -144,6 +147,11 @@ class Direction:
             else:
                 self._start_splice()
 
+    def _configure_pending(self, generation: int, toxics: list[tuple[Toxic, StreamToxic]]) -> None:
+        """Apply the wish kept during a switch, unless a newer configure() came since."""
+        if generation == self._generation:
+            self.configure(toxics, self._http_stage)
+
     # ---- splice mode ------------------------------------------------------------------
 
     def _start_splice(self) -> None:
@@ -155,6 +163,7 @@ class Direction:
                 self._count,
                 self._on_pump_eof,
                 self._on_pump_error,
+                self._received_series.inc,
             )
         except OSError as exc:
             # Out of descriptors or pipe pages: this direction still works, by copying.
@@ -205,13 +214,17 @@ class Direction:
                 self.conn.io_error(self, exc, "read")
                 return
             item = Chunk(data) if data else None
+            if item is None:
+                # Set before the put: if it is interrupted, the EOF is still queued (below),
+                # and a reader restarted after it would queue a second one.
+                self._reader_eof = True
+            self._received_series.inc(len(data))
             try:
                 await self._head.put(item)
             except asyncio.CancelledError:
                 self._head.put_nowait(item)  # read already: it must not be lost
                 raise
             if item is None:
-                self._reader_eof = True
                 return
 
     async def _write_loop(self) -> None:
@@ -318,7 +331,14 @@ class Direction:
         if previous is not None:
             await asyncio.gather(previous, return_exceptions=True)
         await asyncio.gather(*(slot.task for slot in old_slots), return_exceptions=True)
-        # Oldest first: the channel nearest the writer holds the earliest bytes.
+        # Oldest first: the channel nearest the writer holds the earliest bytes. Appending
+        # in that order keeps every target in order, but the head is different: it already
+        # holds bytes read after all of these, so they go *before* them. They must go there
+        # in one block. Pushing each old channel to the front as it came (the bug of issue
+        # 15) put every younger channel before the older one pushed just before it: with
+        # 3+ stages (2+ non-empty channels) and every toxic re-posted (all new keys, so all
+        # go back to the head), whole channels of 4 KB-2 MB came out swapped.
+        to_head: list[Chunk | None] = []
         for pos in range(len(old_channels) - 1, -1, -1):
             passed = set(old_keys[: pos + 1])
             items = old_channels[pos].drain()
@@ -327,15 +347,13 @@ class Direction:
             j = 0
             while j < len(new_keys) and new_keys[j] in passed:
                 j += 1
-            if j >= len(new_keys):
-                target = self._tail
-            else:
-                target = self._head if j == 0 else new_channels[j - 1]
-            if target is self._head:
-                self._head.push_front(items)
-            else:
-                for item in items:
-                    target.put_nowait(item)
+            if j == 0:
+                to_head.extend(items)
+                continue
+            target = self._tail if j >= len(new_keys) else new_channels[j - 1]
+            for item in items:
+                target.put_nowait(item)
+        self._head.push_front(to_head)
         gate.set()
 
     async def _run_stage(self, runtime: Any, stub: ToxicStub, gate: asyncio.Event) -> None:
@@ -372,15 +390,17 @@ class Direction:
             while not self._drained():
                 await asyncio.sleep(0.002)
         except asyncio.CancelledError:
-            # A toxic was added while draining: read again, in chain mode.
-            if not self.conn.closed and not self._reader_eof and self._reader is None:
+            # A toxic was added while draining: read again, in chain mode. The cancel may
+            # land while we wait for the cancelled reader, which is then done but not None.
+            reading = self._reader is not None and not self._reader.done()
+            if not self.conn.closed and not self._reader_eof and not reading:
                 self._reader = self.loop.create_task(self._read_loop())
             raise
         finally:
             self._switching = None
             pending, self._pending = self._pending, None
             if pending is not None and not self.conn.closed:
-                self.loop.call_soon(self.configure, pending, self._http_stage)
+                self.loop.call_soon(self._configure_pending, self._generation, pending)
         if self._reader_eof or self.done.is_set() or self.conn.closed:
             return
         # Every stage waits on an empty channel and holds nothing, so cancelling loses nothing.

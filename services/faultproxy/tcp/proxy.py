@@ -11,7 +11,13 @@ import socket
 import time
 from typing import Any
 
-from services.faultproxy.core.addresses import join_host_port, listen_host, split_host_port
+from services.faultproxy.core.addresses import (
+    go_errno_text,
+    join_host_port,
+    listen_host,
+    split_host_port,
+)
+from services.faultproxy.core.metrics import Series, Tee
 from services.faultproxy.core.proxy_base import (
     BaseProxy,
     ProxyContext,
@@ -34,10 +40,13 @@ class TcpProxy(BaseProxy):
         super().__init__(ctx, *args, **kwargs)
         self.loop = asyncio.get_running_loop()
         self.metrics = ctx.proxy_metrics
-        self.bytes_series = {
+        self._bytes_series = {
             s: self.metrics.bytes.child(proxy=self.name, direction=s)
             for s in ("upstream", "downstream")
         }
+        self._series_for: tuple[str, str] | None = None
+        self._sent: dict[str, Tee] = {}
+        self._received: dict[str, Series] = {}
         self._conn_series = self.metrics.connections.child(proxy=self.name)
         self._active_series = self.metrics.active.child(proxy=self.name)
         self._fail_series = self.metrics.upstream_failures.child(proxy=self.name)
@@ -53,6 +62,30 @@ class TcpProxy(BaseProxy):
 
     # ---- listener ---------------------------------------------------------------------
 
+    def _labelled_series(self) -> None:
+        """Toxiproxy labels its byte counters with the listen address and upstream a
+        connection was opened with; refresh the handles when either has changed."""
+        if self._series_for == (self.listen, self.upstream):
+            return
+        self._series_for = (self.listen, self.upstream)
+        for s in ("upstream", "downstream"):
+            labels = {"direction": s, "listener": self.listen, "proxy": self.name}
+            labels["upstream"] = self.upstream
+            self._received[s] = self.metrics.tp_received.child(**labels)
+            self._sent[s] = Tee(self._bytes_series[s], self.metrics.tp_sent.child(**labels))
+
+    @property
+    def bytes_series(self) -> dict[str, Tee]:
+        """Per stream: what a new connection counts its written bytes in."""
+        self._labelled_series()
+        return self._sent
+
+    @property
+    def received_series(self) -> dict[str, Series]:
+        """Per stream: what a new connection counts its read bytes in."""
+        self._labelled_series()
+        return self._received
+
     def start(self) -> None:
         host, port = split_host_port(self.listen, "listen")
         host = listen_host(host)
@@ -67,7 +100,7 @@ class TcpProxy(BaseProxy):
             sock.close()
             # Toxiproxy answers 500 with the bind error text.
             raise ProxyError(
-                f"listen tcp {join_host_port(host, port)}: bind: {exc.strerror or exc}"
+                f"listen tcp {join_host_port(host, port)}: bind: {go_errno_text(exc)}"
             ) from None
         bound = sock.getsockname()
         self.listen = join_host_port(bound[0], bound[1])
@@ -202,8 +235,8 @@ class TcpProxy(BaseProxy):
         return {
             "connections_active": len(self._connections),
             "connections_total": int(self._conn_series.get()),
-            "bytes_upstream": int(self.bytes_series["upstream"].get()),
-            "bytes_downstream": int(self.bytes_series["downstream"].get()),
+            "bytes_upstream": int(self._bytes_series["upstream"].get()),
+            "bytes_downstream": int(self._bytes_series["downstream"].get()),
             "upstream_failures": int(self._fail_series.get()),
             "last_upstream_error": self.last_upstream_error,
         }

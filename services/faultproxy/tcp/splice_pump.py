@@ -39,8 +39,10 @@ class SplicePump:
         on_bytes: Callable[[int], None],
         on_eof: Callable[[], None],
         on_error: Callable[[OSError, str], None],
+        on_received: Callable[[int], None] | None = None,
     ) -> None:
         self._loop = loop
+        self._on_received = on_received
         self._src = src_fd
         self._dst = dst_fd
         self._on_bytes = on_bytes
@@ -117,6 +119,8 @@ class SplicePump:
                     self._fail(exc, "read")
                     return
                 else:
+                    if self._on_received is not None:
+                        self._on_received(got)
                     if got == 0:
                         self._eof = True
                     elif got < want:

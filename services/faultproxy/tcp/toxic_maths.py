@@ -14,18 +14,16 @@ def latency_delay_s(latency_ms: int, jitter_ms: int, rng: random.Random | random
 
 
 def slice_offsets(size: int, average: int, variation: int, rng: random.Random) -> list[int]:
-    """Cut points splitting ``size`` bytes into slices of about ``average`` +/- ``variation``.
+    """Cut points splitting ``size`` bytes as Toxiproxy's slicer does (toxics/slicer.go).
 
-    With a variation, the same shape as Toxiproxy's recursive halving (slices vary evenly,
-    with no small slice left at the end). With ``variation`` 0 (where Go's
-    ``rand.Intn(0)`` panics) the slices are exactly ``average`` bytes, the last one holding
-    the remainder, so the count is ``ceil(size / average)``. A zero average is rejected by
-    validation before we get here. Returns ``[0, c1, c2, ..., size]``.
+    A span longer than ``average + variation`` is halved, the middle moved by a random
+    ``[-variation, variation)``, and each half split again; so slices vary in size even
+    with ``variation`` 0 (1000 bytes at average 64 give sixteen 62/63-byte slices).
+    A zero average is rejected by validation before we get here.
+    Returns ``[0, c1, c2, ..., size]``.
     """
     if average <= 0:
         raise ValueError("average must be positive")
-    if variation == 0:
-        return [*range(0, size, average), size] if size else [0, 0]
     cuts = [0]
     # An explicit stack (right half pushed first) instead of recursion: a 64 KiB chunk
     # sliced to 1 byte would otherwise recurse deeply.
@@ -37,7 +35,7 @@ def slice_offsets(size: int, average: int, variation: int, rng: random.Random) -
             continue
         mid = start + (end - start) // 2
         if variation > 0:
-            mid += rng.randint(-variation, variation)
+            mid += rng.randrange(-variation, variation)  # Go: rand.Intn(2v) - v
         mid = min(max(mid, start + 1), end - 1)
         stack.append((mid, end))
         stack.append((start, mid))

@@ -1,10 +1,9 @@
 """Toxiproxy's TCP toxics, each a `StreamToxic` stage, registered for ``tcp`` proxies.
 
-Semantics follow Toxiproxy 2.x (same attribute names and units) except its known bugs:
-``toxicity`` 0 never applies (handled where toxicity is rolled), ``slicer`` needs
-``average_size`` >= 1 and ``size_variation`` < ``average_size``, ``bandwidth`` needs
-``rate`` >= 1, and ``timeout``'s deadline is counted from when the toxic reached the
-connection (Toxiproxy re-arms it on every chunk, so a chatty peer never times out).
+Semantics follow Toxiproxy 2.x, measured against its binary (same attribute names and
+units), except its known bugs: ``toxicity`` 0 never applies (handled where toxicity is
+rolled), ``slicer`` needs ``average_size`` >= 1 and ``size_variation`` <
+``average_size``, ``bandwidth`` needs ``rate`` >= 1.
 """
 
 from __future__ import annotations
@@ -115,56 +114,46 @@ class SlowCloseToxic(StreamToxic):
 
 
 class TimeoutToxic(StreamToxic):
-    """Drop all data; close the connection ``timeout`` ms later, or never for 0.
+    """Drop all data; close the connection once ``timeout`` ms pass with no data, or never for 0.
 
-    With 0 the connection hangs until the toxic is removed, which then closes it.
+    As Toxiproxy: the timer restarts on every chunk (and when the chain is rebuilt), so a
+    chatty peer keeps the connection open while nothing gets through. With 0 the
+    connection hangs until the toxic is removed, which then closes it.
     """
 
     async def pipe(self, stub: ToxicStub) -> None:
-        timeout = self.attrs["timeout"]
-        deadline = _deadline(stub, timeout)
+        timeout_s = self.attrs["timeout"] / 1000
         stub.effect()
-        if timeout > 0:
-            closer = asyncio.get_running_loop().call_at(
-                _loop_time(deadline), lambda: stub.close_connection(reason="timeout toxic")
-            )
-        else:
-            closer = None
-        try:
-            while True:
-                chunk = await stub.recv()
-                if chunk is None:
-                    await stub.send(None)
-                    return
-                # Dropped on the floor, as in Toxiproxy.
-        finally:
-            if closer is not None:
-                closer.cancel()
+        while True:
+            try:
+                if timeout_s > 0:
+                    chunk = await asyncio.wait_for(stub.recv(), timeout_s)
+                else:
+                    chunk = await stub.recv()
+            except TimeoutError:
+                stub.close_connection(reason="timeout toxic")
+                return
+            if chunk is None:
+                await stub.send(None)
+                return
+            # Dropped on the floor, as in Toxiproxy.
 
     def removed(self, stub: ToxicStub) -> None:
         stub.close_connection(reason="timeout toxic removed")
 
 
 class ResetPeerToxic(StreamToxic):
-    """Reset the connection (TCP RST via SO_LINGER 0) ``timeout`` ms after the toxic reached it."""
+    """As Toxiproxy: wait for the first chunk (or the end of stream), drop it, stop reading,
+    and ``timeout`` ms later reset both sides (TCP RST via SO_LINGER 0)."""
 
     async def pipe(self, stub: ToxicStub) -> None:
-        deadline = _deadline(stub, self.attrs["timeout"])
-        loop = asyncio.get_running_loop()
-
-        def reset() -> None:
-            stub.effect()
-            stub.close_connection(reset=True, reason="reset_peer toxic")
-
-        timer = loop.call_at(_loop_time(deadline), reset)
-        try:
-            while True:
-                item = await stub.recv()
-                await stub.send(item)
-                if item is None:
-                    return
-        finally:
-            timer.cancel()
+        if "armed_at" not in stub.state:
+            await stub.recv()  # dropped, whatever it holds
+            stub.state["armed_at"] = time.monotonic()
+        # Across a chain rebuild the clock keeps running from the first chunk.
+        await stub.sleep_until(stub.state["armed_at"] + self.attrs["timeout"] / 1000)
+        stub.effect()
+        stub.close_connection(reset=True, reason="reset_peer toxic")
 
 
 class SlicerToxic(StreamToxic):
@@ -187,7 +176,7 @@ class SlicerToxic(StreamToxic):
                 for i in range(1, len(cuts)):
                     piece, pos = data[cuts[i - 1] : cuts[i]], cuts[i]
                     await stub.send(Chunk(piece, chunk.timestamp))  # delivers even if cancelled
-                    if delay_us and i < len(cuts) - 1:
+                    if delay_us:  # after every slice, the last one too, as Toxiproxy
                         await asyncio.sleep(delay_us / 1_000_000)
             except asyncio.CancelledError:
                 if pos < len(data):
@@ -216,24 +205,6 @@ class LimitDataToxic(StreamToxic):
                 await stub.send(None)
                 stub.close_connection(reason="limit_data reached", flush=True)
                 return
-
-
-def _deadline(stub: ToxicStub, timeout_ms: int) -> float:
-    """When the toxic fires on this connection: ``timeout`` after it first reached it.
-
-    Kept across chain rebuilds (another toxic changing must not restart the clock), but
-    restarted when this toxic's own ``timeout`` is updated.
-    """
-    if stub.state.get("timeout") != timeout_ms:
-        stub.state["timeout"] = timeout_ms
-        stub.state["deadline"] = time.monotonic() + timeout_ms / 1000
-    return stub.state["deadline"]
-
-
-def _loop_time(monotonic_deadline: float) -> float:
-    """Convert a time.monotonic() deadline to the running loop's clock (uvloop differs)."""
-    loop = asyncio.get_running_loop()
-    return loop.time() + (monotonic_deadline - time.monotonic())
 
 
 def _ms(name: str, default: int = 0, doc: str = "") -> Attr:

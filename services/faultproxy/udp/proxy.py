@@ -15,7 +15,12 @@ import socket
 import time
 from typing import Any
 
-from services.faultproxy.core.addresses import join_host_port, listen_host, split_host_port
+from services.faultproxy.core.addresses import (
+    go_errno_text,
+    join_host_port,
+    listen_host,
+    split_host_port,
+)
 from services.faultproxy.core.proxy_base import (
     BaseProxy,
     ProxyContext,
@@ -129,7 +134,7 @@ class UdpProxy(BaseProxy):
         except OSError as exc:
             sock.close()
             raise ProxyError(
-                f"listen udp {join_host_port(host, port)}: bind: {exc.strerror or exc}"
+                f"listen udp {join_host_port(host, port)}: bind: {go_errno_text(exc)}"
             ) from None
         _big_buffers(sock)
         bound = sock.getsockname()

@@ -5,7 +5,9 @@ Everything here is real: processes, sockets on free 127.0.0.1 ports.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import hashlib
 import socket
 import sys
 import threading
@@ -18,6 +20,7 @@ import httpx
 
 from services.common.paths import REPO_ROOT
 from services.common.processes import free_port, service_process, wait_tcp
+from tests.services.faultproxy.fp_hash_server import HEADER, stream_blocks, stream_digest
 
 HERE = Path(__file__).resolve().parent
 HASH_SERVER = HERE / "fp_hash_server.py"
@@ -182,6 +185,37 @@ def hash_server() -> Iterator[int]:
     port = free_port()
     with service_process([str(HASH_SERVER), str(port)], lambda: wait_tcp(port, timeout=0.5)):
         yield port
+
+
+async def hash_exchange(port: int, up: int, down: int, seed: int, read_pause: float = 0.0) -> None:
+    """One connection to `hash_server` through ``port``: send ``up`` bytes while reading
+    ``down``, and assert the SHA-256 of both (ours of what came down, the server's of
+    what went up). ``read_pause`` (seconds after each read) makes a slow reader, so
+    bytes back up inside the proxy."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
+    writer.write(HEADER.pack(up, down, seed))
+
+    async def send() -> None:
+        for block in stream_blocks(seed, 0, up):
+            writer.write(block)
+            await writer.drain()
+
+    sender = asyncio.ensure_future(send())
+    h = hashlib.sha256()
+    left = down
+    while left:
+        data = await reader.read(min(left, 1 << 16 if read_pause else 1 << 18))
+        assert data, f"connection {seed}: stream ended with {left} bytes missing"
+        h.update(data)
+        left -= len(data)
+        if read_pause:
+            await asyncio.sleep(read_pause)
+    their_digest = await reader.readexactly(32)
+    await sender
+    writer.close()
+    # Both ends: what we received is what the server sent, and vice versa.
+    assert h.digest() == stream_digest(seed, 1, down), f"connection {seed}: downstream bytes differ"
+    assert their_digest == stream_digest(seed, 0, up), f"connection {seed}: upstream bytes differ"
 
 
 def python() -> str:

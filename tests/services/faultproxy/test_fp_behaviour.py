@@ -141,7 +141,11 @@ def test_bearer_token_protects_the_api(echo: EchoServer) -> None:
 
 
 def test_allow_flag_extends_the_allowlist() -> None:
-    with faultproxy_process("--allow", "10.0.0.0/8", "db.example") as (api, _proc):
+    """With --public-listen every upstream is checked, loopback listeners included."""
+    args = ("--public-listen", "--allow", "10.0.0.0/8", "db.example")
+    with faultproxy_process(*args) as (api, _proc):
+        r = api.post("/proxies", {"name": "x", "upstream": "8.8.8.8:53"})
+        assert r.status_code == 403 and "not in the allowlist" in r.json()["error"]
         assert (
             api.post(
                 "/proxies", {"name": "a", "upstream": "10.1.2.3:80", "listen": "127.0.0.1:0"}

@@ -4,11 +4,9 @@ descriptor leak after many short connections."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import re
 import socket
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -16,18 +14,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.services.faultproxy.fp_hash_server import HEADER
 from tests.services.faultproxy.fp_support import (
-    HERE,
     Api,
     EchoServer,
     faultproxy_process,
+    hash_exchange,
+    hash_server,
     wait_until,
 )
-
-sys.path.insert(0, str(HERE))
-from fp_hash_server import HEADER, stream_blocks, stream_digest  # noqa: E402
-
-from tests.services.faultproxy.fp_support import hash_server  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -42,33 +37,8 @@ def fp() -> Iterator[tuple[Api, int]]:
         yield api, proc.pid
 
 
-async def exchange(port: int, up: int, down: int, seed: int) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
-    writer.write(HEADER.pack(up, down, seed))
-
-    async def send() -> None:
-        for block in stream_blocks(seed, 0, up):
-            writer.write(block)
-            await writer.drain()
-
-    sender = asyncio.ensure_future(send())
-    h = hashlib.sha256()
-    left = down
-    while left:
-        data = await reader.read(min(left, 1 << 18))
-        assert data, f"connection {seed}: stream ended with {left} bytes missing"
-        h.update(data)
-        left -= len(data)
-    their_digest = await reader.readexactly(32)
-    await sender
-    writer.close()
-    # Both ends: what we received is what the server sent, and vice versa.
-    assert h.digest() == stream_digest(seed, 1, down), f"connection {seed}: downstream bytes differ"
-    assert their_digest == stream_digest(seed, 0, up), f"connection {seed}: upstream bytes differ"
-
-
 async def many(port: int, count: int, up: int, down: int) -> None:
-    await asyncio.gather(*(exchange(port, up, down, seed) for seed in range(count)))
+    await asyncio.gather(*(hash_exchange(port, up, down, seed) for seed in range(count)))
 
 
 def run_load(api: Api, name: str, upstream: int, count: int, size: int, toxics: list[dict]) -> None:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
+from pathlib import Path
 
 import pytest
 
 import services.faultproxy.tcp.toxics  # noqa: F401 - registers the TCP types
 from services.faultproxy.api.input_parsing import ApiError, parse_json, parse_toxic_create
 from services.faultproxy.core.addresses import AddressError, split_host_port
-from services.faultproxy.core.allowlist import Allowlist, AllowlistError
+from services.faultproxy.core.allowlist import Allowlist, AllowlistError, is_loopback_host
 from services.faultproxy.core.events import EventBus
 from services.faultproxy.core.metrics import Metrics
 from services.faultproxy.core.toxic_types import (
@@ -30,10 +32,12 @@ from services.faultproxy.tcp.toxic_maths import (
 from services.faultproxy.tcp.toxics import LimitDataToxic
 
 
-def test_slicer_variation_zero_gives_exact_slices() -> None:
+def test_slicer_variation_zero_halves_like_toxiproxy() -> None:
+    # Toxiproxy halves while a span is longer than average + variation (slicer.go).
     cuts = slice_offsets(1000, 100, 0, random.Random(1))
-    assert cuts == list(range(0, 1001, 100))
-    assert len(slice_offsets(1050, 100, 0, random.Random(1))) - 1 == 11
+    assert [b - a for a, b in zip(cuts, cuts[1:], strict=False)] == [62, 63] * 8
+    assert slice_offsets(100, 100, 0, random.Random(1)) == [0, 100]
+    assert slice_offsets(101, 100, 0, random.Random(1)) == [0, 50, 101]
 
 
 def test_slicer_with_variation_covers_everything_within_bounds() -> None:
@@ -137,6 +141,11 @@ def test_split_host_port(text: str, expected: tuple[str, int]) -> None:
 def test_split_host_port_rejects(text: object) -> None:
     with pytest.raises(AddressError):
         split_host_port(text, "upstream")
+
+
+def test_is_loopback_host() -> None:
+    assert all(map(is_loopback_host, ["127.0.0.1", "127.9.9.9", "::1", "localhost", "LOCALHOST."]))
+    assert not any(map(is_loopback_host, ["0.0.0.0", "::", "", "10.0.0.1", "rawhttp", "lo"]))
 
 
 def test_allowlist() -> None:
@@ -264,3 +273,34 @@ def test_interrupted_send_still_delivers() -> None:
         return [i.data for i in out.drain() if i is not None]
 
     assert asyncio.run(run()) == [b"x", b"y"]
+
+
+def test_state_writer_coalesces_and_waits(tmp_path: Path) -> None:
+    """50 changes in a burst: at most 2 writes (one in flight, one covering the rest),
+    and wait_saved returns only once the file holds the last state."""
+    from services.faultproxy.core import persistence
+    from services.faultproxy.core.persistence import StateWriter
+
+    path = tmp_path / "state.json"
+    state: list[dict] = []
+    writes = []
+    real = persistence.write_state
+
+    def counting(p: Path, s: list) -> None:
+        writes.append(len(s))
+        real(p, s)
+
+    async def scenario() -> None:
+        writer = StateWriter(path, lambda: [dict(x) for x in state])
+        for i in range(50):
+            state.append({"name": f"p{i}"})
+            writer.mark()
+        await writer.wait_saved()
+
+    persistence.write_state = counting
+    try:
+        asyncio.run(scenario())
+    finally:
+        persistence.write_state = real
+    assert [p["name"] for p in json.loads(path.read_text())] == [f"p{i}" for i in range(50)]
+    assert 1 <= len(writes) <= 2 and writes[-1] == 50

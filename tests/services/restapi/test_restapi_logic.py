@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 
@@ -10,6 +11,7 @@ from services.restapi.conditional import etag_for, match_fails, none_match
 from services.restapi.openapi_doc import as_openapi_30
 from services.restapi.pagination import PageRequest, last_page, link_header
 from services.restapi.practice_logic import (
+    CODES_PATTERN,
     ByteRange,
     RangeNotSatisfiable,
     choose_code,
@@ -157,11 +159,23 @@ def test_weighted_codes() -> None:
     for bad, why in [
         ("abc", "not CODE"),
         ("100", "outside 200-599"),
-        ("200:0", "add up to 0"),
-        ("200:-1", "finite"),
+        ("200:0", "more than 0"),
+        ("200:0.0,500:1", "more than 0"),
+        ("200:-1", "decimal number"),
+        ("200:1e3", "decimal number"),
+        ("200:inf", "decimal number"),
+        ("0" * 100, "not CODE"),
+        ("0200", "not CODE"),
+        ("\u0662\u0660\u0660", "not CODE"),  # Arabic-Indic digits: int() takes them
+        ("200,\t500", "not CODE"),
+        ("200," * 20 + "200", "at most 20"),
     ]:
         with pytest.raises(ValueError, match=why):
             parse_weighted_codes(bad)
+        assert not re.fullmatch(CODES_PATTERN, bad)  # the published pattern agrees
+    for good in ["200", " 200:3 , 500:.5 ", "599:00.5", "200," * 19 + "200"]:
+        parse_weighted_codes(good)
+        assert re.fullmatch(CODES_PATTERN, good)
     rng = random.Random(1)
     picks = [choose_code([(200, 3), (500, 1)], rng) for _ in range(4000)]
     assert 0.70 < picks.count(200) / len(picks) < 0.80
