@@ -3,6 +3,10 @@ scenarios, measure UDP and check exercises."""
 
 from __future__ import annotations
 
+# isort: off
+import lab.interrupts  # first: a Ctrl-C while the rest imports is one line, not a traceback
+# isort: on
+
 import json
 import sys
 import time
@@ -16,9 +20,18 @@ from rich.table import Table
 from lab.backends import BackendError, ServiceStatus, get_backend
 from lab.cli_exercise import exercise_app
 from lab.cli_scenarios import register as register_scenario_commands
+from lab.cli_state import print_leftovers, report_repairs
 from lab.cli_udp import udp_app
 from lab.console.server import console_command
-from lab.context import current_backend, forget_recorded_backend, record_backend
+from lab.context import (
+    backend_for_up,
+    check_shell_agrees,
+    current_backend,
+    forget_recorded_backend,
+    recorded_backend_name,
+    remember_up,
+)
+from lab.repair import leftovers as lab_leftovers
 from lab.text import did_you_mean
 from services.ports import ENDPOINTS, all_endpoint_names
 
@@ -138,20 +151,22 @@ def up(
         options["ports"] = ports
     if port_offset is not None:
         options["port_offset"] = port_offset
-    if backend == "auto":
+    if backend == "auto" and recorded_backend_name() is None:  # a recorded lab keeps its own
         from lab.backends.docker_backend import auto_backend
 
         backend, note = auto_backend()
         if note:
             err.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
     try:
-        chosen = get_backend(backend, **options)
+        chosen, recorded = backend_for_up(backend, options)
         t0 = time.monotonic()
+        if recorded:
+            report_repairs(chosen)
         with console.status(f"starting the lab ({chosen.name} backend)..."):
             rows = chosen.up(services or None, timeout=timeout)
-        record_backend(chosen.name, options)
+        remember_up(chosen, options)
     except BackendError as exc:
-        raise fail(str(exc)) from None
+        raise fail(str(exc), getattr(exc, "exit_code", 1)) from None
     console.print(
         status_table(rows, f"wirelab is up ({chosen.name}, {time.monotonic() - t0:.1f} s)")
     )
@@ -166,10 +181,11 @@ def down(
 ) -> None:
     """Stop every service; leave no process or container behind."""
     try:
+        check_shell_agrees(backend_name)
         backend = get_backend(backend_name) if backend_name else current_backend()
         backend.down(volumes=volumes)
     except BackendError as exc:
-        raise fail(str(exc)) from None
+        raise fail(str(exc), getattr(exc, "exit_code", 1)) from None
     forget_recorded_backend()
     console.print(f"wirelab is down ({backend.name} backend)")
 
@@ -182,13 +198,22 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] =
         rows = backend.status()
     except BackendError as exc:
         raise fail(str(exc)) from None
+    dirty = lab_leftovers(backend, rows)
     if as_json:
         print(
-            json.dumps({"backend": backend.name, "services": [r.to_dict() for r in rows]}, indent=2)
+            json.dumps(
+                {
+                    "backend": backend.name,
+                    "services": [r.to_dict() for r in rows],
+                    "leftovers": dirty,
+                },
+                indent=2,
+            )
         )
     else:
         console.print(status_table(rows, f"wirelab status ({backend.name} backend)"))
-    if not all(r.state == "healthy" for r in rows):
+        print_leftovers(dirty)
+    if dirty or not all(r.state == "healthy" for r in rows):
         raise typer.Exit(1)
 
 
@@ -303,12 +328,26 @@ register_scenario_commands(app)
 app.command("console")(console_command)
 
 
+@app.callback()
+def _agree_with_recorded_lab(ctx: typer.Context) -> None:
+    """Refuse (exit 2) a command that would reach another lab than the recorded one."""
+    lab.interrupts.raise_on_interrupt()  # from here commands roll back on KeyboardInterrupt
+    if ctx.invoked_subcommand in ("up", "down", "scenarios", "validate"):
+        return  # up and down check their own flags too; the others reach no lab
+    try:
+        check_shell_agrees()
+    except BackendError as exc:
+        raise fail(str(exc), 2) from None
+
+
 def main() -> None:
     try:
         app()
     except BackendError as exc:
         err.print(f"[bold red]error:[/] {exc}")
-        sys.exit(1)
+        sys.exit(getattr(exc, "exit_code", 1))
+    finally:
+        lab.interrupts.ignore_interrupts()  # the command is over: its exit code stands
 
 
 if __name__ == "__main__":

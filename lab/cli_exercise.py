@@ -3,8 +3,10 @@ instructors (check --all over a folder of submissions, with CSV and JUnit report
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -300,6 +302,26 @@ def _line(student: str, ex: Exercise, result: CheckResult) -> None:
         console.print(Padding(Text(first_line), (0, 0, 0, 6)), highlight=False, overflow="fold")
 
 
+@contextlib.contextmanager
+def _interrupts_end_programs() -> Iterator[None]:
+    """Ctrl-C: the student's program tree is stopped on the way out (program.py), then the
+    lab is restored; one line says both, and the exit code is 130."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        from lab.exercise.check_runner import interrupted_message, restore_lab
+        from lab.scenario.rollback import signals_deferred
+
+        line = "interrupted"
+        try:
+            with signals_deferred():  # a second Ctrl-C waits for the restore
+                line = interrupted_message(restore_lab())
+        except KeyboardInterrupt:
+            pass
+        err.print(escape(line), highlight=False, soft_wrap=True)
+        raise typer.Exit(130) from None
+
+
 @exercise_app.command("check")
 def check(
     number: Annotated[
@@ -351,15 +373,17 @@ def check(
     if all_:
         if file is not None:
             raise fail("with --all, give only the submissions folder")
-        ok = _check_all(
-            Path(number) if number else None, only, junit, csv_file, jobs, time_limit, html
-        )
+        with _interrupts_end_programs():
+            ok = _check_all(
+                Path(number) if number else None, only, junit, csv_file, jobs, time_limit, html
+            )
         raise typer.Exit(0 if ok else 1)
     if junit or csv_file or only or html or jobs != 1:
         raise fail("--junit, --csv, --html, --only and --jobs go with --all")
     if number is None:
         raise fail("which exercise? lab exercise check N [FILE] (lab exercise list shows them)")
-    result = _check_one(_exercise(number), file)
+    with _interrupts_end_programs():
+        result = _check_one(_exercise(number), file)
     if result.error and not result.crashed:
         raise typer.Exit(2)
     raise typer.Exit(0 if result.passed else 1)

@@ -78,24 +78,68 @@ def _selected(loaded: Loaded, names: list[str]) -> list:
 
 
 def _backend_ready(bring_up: bool) -> Any:
+    """The recorded lab, repaired of what a killed run left (toxics, disabled proxies,
+    paused services), and up; else exit 2 with the exact cause."""
     from lab.backends import BackendError
-    from lab.context import current_backend, record_backend
+    from lab.cli_state import report_repairs
+    from lab.context import current_backend, remember_up
 
     try:
         backend = current_backend()
-        if backend.is_up():
+        report_repairs(backend)
+        rows = backend.status()
+        if all(r.state == "healthy" for r in rows):
             return backend
         if not bring_up:
+            causes = "; ".join(
+                f"{r.service} is {r.state}" + (f" ({r.detail})" if r.detail else "")
+                for r in rows
+                if r.state != "healthy"
+            )
             raise _fail(
-                f"the lab is not up ({backend.name} backend): run `lab up` first, or pass --up "
-                "to `lab run` to bring it up"
+                f"the lab is not up ({backend.name} backend): {causes}. Run `lab up` first, "
+                "or pass --up to `lab run` to bring it up"
             )
         with console.status(f"bringing the lab up ({backend.name} backend)..."):
             backend.up()
-        record_backend(backend.name)
+        remember_up(backend, {})
         return backend
     except BackendError as exc:
+        raise _fail(str(exc), getattr(exc, "exit_code", 2)) from None
+
+
+def _start_run(
+    names: list[str] | None,
+    set_: list[str],
+    up: bool,
+    verbose: bool,
+    scenarios_dir: Path | None,
+    wait_for: Path | None = None,
+) -> tuple[list, Any, Any, Any, Any]:
+    """Everything before the first scenario: load, select, get the lab ready."""
+    from lab.faultproxy_client import FaultProxyClient
+    from lab.scenario.engine import Runner
+    from lab.scenario.progress import RichProgress
+
+    names = list(names or ["all"])
+    try:
+        overrides = parse_overrides(set_)
+    except ValueError as exc:
         raise _fail(str(exc)) from None
+    loaded = _load(names, overrides, scenarios_dir)
+    if loaded.errors:
+        _print_problems(loaded)
+        raise _fail(f"{len(loaded.errors)} scenario file(s) are invalid; nothing was run")
+    chosen = _selected(loaded, names)
+    if not chosen:
+        raise _fail(f"no scenarios found under {scenarios_dir or scenarios_root()}")
+    if wait_for is not None:
+        _wait_for(wait_for)
+    backend = _backend_ready(up)
+    proxy_api = FaultProxyClient(backend.faultproxy_url())
+    progress = RichProgress(console, verbose=verbose)
+    runner = Runner(backend, proxy_api, progress)
+    return chosen, backend, proxy_api, progress, runner
 
 
 def run_command(
@@ -134,31 +178,21 @@ def run_command(
     docker-proxy between client and service), except those that pause, stop or partition
     a service, which run here; the report merges both and says where each ran.
     """
-    from lab.faultproxy_client import FaultProxyClient
-    from lab.scenario.engine import Interrupted, Runner
-    from lab.scenario.journal import journal, write_journal
-    from lab.scenario.junit import write_junit
-    from lab.scenario.progress import RichProgress, print_report
-
-    names = list(names or ["all"])
     try:
-        overrides = parse_overrides(set_)
-    except ValueError as exc:
-        raise _fail(str(exc)) from None
-    loaded = _load(names, overrides, scenarios_dir)
-    if loaded.errors:
-        _print_problems(loaded)
-        raise _fail(f"{len(loaded.errors)} scenario file(s) are invalid; nothing was run")
-    chosen = _selected(loaded, names)
-    if not chosen:
-        raise _fail(f"no scenarios found under {scenarios_dir or scenarios_root()}")
-    if wait_for is not None:
-        _wait_for(wait_for)
-    backend = _backend_ready(up)
-    in_network, on_host = _split(backend, chosen)
-    proxy_api = FaultProxyClient(backend.faultproxy_url())
-    progress = RichProgress(console, verbose=verbose)
-    runner = Runner(backend, proxy_api, progress)
+        from lab.interrupts import exit_on_interrupt
+        from lab.scenario.engine import Interrupted
+        from lab.scenario.journal import journal, write_journal
+        from lab.scenario.junit import write_junit
+        from lab.scenario.progress import print_report
+
+        chosen, backend, proxy_api, progress, runner = _start_run(
+            names, set_, up, verbose, scenarios_dir, wait_for
+        )
+        in_network, on_host = _split(backend, chosen)
+    except KeyboardInterrupt:
+        # Nothing applied yet (the lab repair, if any, is complete or harmless to redo).
+        err.print("interrupted while starting: no scenario ran, nothing to roll back")
+        raise typer.Exit(130) from None
 
     def terminate(signum: int, frame: object) -> None:
         raise KeyboardInterrupt  # SIGTERM rolls back exactly like Ctrl-C
@@ -185,6 +219,10 @@ def run_command(
     except KeyboardInterrupt:
         interrupted = True
     finally:
+        # Every scenario run here has rolled back by now: another Ctrl-C just ends the
+        # process (once the runner container, if any, has been told and closed).
+        if session is None:
+            exit_on_interrupt("interrupted again: the lab was already rolled back")
         signal.signal(signal.SIGTERM, previous)
         progress.stop()
         if session is not None:
@@ -192,6 +230,7 @@ def run_command(
         if interrupted and in_network:
             with contextlib.suppress(Exception):
                 proxy_api.reset()  # a safety net: the runner rolled back its own faults
+        exit_on_interrupt("interrupted again: the lab was already rolled back")
         runner.close()
         proxy_api.close()
     order = {id(s): i for i, s in enumerate(chosen)}

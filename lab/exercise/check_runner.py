@@ -2,6 +2,8 @@
 
 Nothing a student's file does (a syntax error, a crash, a hang) and no lab problem (a
 service down) escapes as a traceback: each becomes a one-line error or a failed expectation.
+Ctrl-C (KeyboardInterrupt) goes through: the program's whole tree is stopped on the way out
+(program.py), and the CLI then calls ``restore_lab`` and prints ``interrupted_message``.
 """
 
 from __future__ import annotations
@@ -74,3 +76,34 @@ def run_check(exercise: Exercise, program: Path, time_limit: float | None = None
         return result
     finally:
         result.duration = time.monotonic() - started
+
+
+def restore_lab() -> list[str]:
+    """Remove every toxic a check left on the fault proxy (an interrupted check's own
+    cleanup may itself have been cut short). Returns what it removed."""
+    removed: list[str] = []
+    try:
+        with evidence.fault_proxy() as api:
+            for name, proxy in api.proxies().items():
+                for toxic in proxy.get("toxics") or []:
+                    toxic_name = str(toxic.get("name", ""))
+                    if toxic_name.startswith(evidence.OWN_TOXIC_PREFIX):
+                        api.remove_toxic(name, toxic_name)
+                        removed.append(f"toxic {toxic_name} from proxy {name}")
+    except evidence.LabUnavailable:
+        pass  # no fault proxy answering: nothing of ours can be on it
+    return removed
+
+
+def interrupted_message(removed: list[str]) -> str:
+    """One line for Ctrl-C during a check: what was stopped, and how the lab stands."""
+    from lab.exercise.program import take_interrupted
+
+    stopped = take_interrupted()
+    said = "stopped " + "; ".join(stopped) if stopped else "no program of yours was running"
+    lab = (
+        "the lab is restored (removed " + ", ".join(removed) + ")"
+        if removed
+        else "the lab is restored (no check toxic left)"
+    )
+    return f"interrupted: {said}; {lab}"
