@@ -1,9 +1,8 @@
 """The docker backend against a real Compose stack: up, health, actions, down.
 
-One stack per module, brought up through the CLI (`lab up --backend docker`) under its
-own Compose project name and on free ports, so a lab left running on the machine never
-breaks these tests; the teardown runs `lab down` and checks nothing is left behind.
-Under CI=true with an engine present a skip here fails the run (tests/lab/conftest.py).
+The stack is the session's one docker lab (tests/docker_stack.py: its own Compose project
+name and free ports; the teardown checks `lab down` leaves nothing behind). Under CI=true
+with an engine present a skip here fails the run (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -25,36 +24,15 @@ import pytest
 from lab.backends.base import BackendError
 from lab.backends.docker_backend import (
     DockerBackend,
-    compose_command,
-    engine_available,
     isolated_ports,
 )
 from lab.health import HealthProbeError, probe_http, probe_tls
-from services.ports import SERVICES, VIA_PROXY, env_var_for
+from services.ports import SERVICES, VIA_PROXY
+from tests.docker_stack import Stack, lab, require_docker
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(900)]
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def require_docker() -> None:
-    if not engine_available():
-        pytest.skip("no Docker engine answers: docker backend tests skipped")
-    try:
-        compose_command()
-    except BackendError as exc:
-        pytest.skip(str(exc))
-
-
-def lab(*args: str, env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "lab.cli", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def eventually(check: Callable[[], object], timeout: float = 15.0) -> object:
@@ -69,61 +47,9 @@ def eventually(check: Callable[[], object], timeout: float = 15.0) -> object:
             time.sleep(0.2)
 
 
-class Stack:
-    def __init__(self, project: str, env: dict[str, str], ports: dict[str, int], state: Path):
-        self.project, self.env, self.ports, self.state = project, env, ports, state
-        self.backend = DockerBackend(ports=ports, project=project, state_dir=state)
-        self.up_output = ""
-
-    def url(self, endpoint: str, path: str = "/healthz") -> str:
-        return f"http://127.0.0.1:{self.ports[endpoint]}{path}"
-
-    def containers(self) -> list:
-        import docker
-
-        client = docker.from_env()
-        return client.containers.list(
-            all=True, filters={"label": f"com.docker.compose.project={self.project}"}
-        )
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory) -> Iterator[Stack]:
-    require_docker()
-    state = tmp_path_factory.mktemp("docker-state")
-    project = f"wirelab-test-{os.getpid()}"
-    ports = isolated_ports()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WIRELAB_")}
-    env.update({env_var_for(name): str(port) for name, port in ports.items()})
-    # WIRELAB_BACKEND: the second `lab down` (with --volumes) finds no recorded backend.
-    env.update(
-        WIRELAB_STATE_DIR=str(state),
-        WIRELAB_COMPOSE_PROJECT=project,
-        WIRELAB_BACKEND="docker",
-        PYTHONUNBUFFERED="1",
-    )
-    s = Stack(project, env, ports, state)
-    up = lab("up", "--backend", "docker", "--timeout", "120", env=env)
-    s.up_output = up.stdout + up.stderr
-    try:
-        assert up.returncode == 0, f"lab up --backend docker failed:\n{s.up_output}"
-        yield s
-    finally:
-        down = lab("down", env=env, timeout=120)
-        left = s.containers() + s.backend.runners()
-        import docker
-
-        networks = docker.from_env().networks.list(names=[s.backend.network_name()])
-        volumes = docker.from_env().volumes.list(filters={"name": f"{project}_state"})
-        down_v = lab("down", "--volumes", env=env, timeout=120)
-        gone = docker.from_env().volumes.list(filters={"name": f"{project}_state"})
-        assert down.returncode == 0, down.stdout + down.stderr
-        assert left == [], f"lab down left containers: {[c.name for c in left]}"
-        assert networks == [], f"lab down left the network {s.backend.network_name()}"
-        assert [v.name for v in volumes] == [f"{project}_state"], "lab down must keep volumes"
-        assert gone == [], (
-            f"lab down --volumes left the state volume: {down_v.stdout}{down_v.stderr}"
-        )
+@pytest.fixture
+def stack(docker_stack: Stack) -> Stack:
+    return docker_stack
 
 
 def test_up_prints_every_service_healthy(stack):
@@ -415,7 +341,7 @@ def test_a_left_runner_is_labelled_for_lab_down(stack):
 def test_ci_guard_turns_a_docker_skip_into_a_failure(tmp_path):
     """The conftest hook itself: under CI=true with an engine, a skipped docker test fails."""
     require_docker()
-    (tmp_path / "conftest.py").write_text((Path(__file__).parent / "conftest.py").read_text())
+    (tmp_path / "conftest.py").write_text((REPO / "tests" / "conftest.py").read_text())
     (tmp_path / "test_guarded.py").write_text(
         "import pytest\n\n"
         "@pytest.mark.docker\n"
