@@ -64,13 +64,15 @@ def service_process(
     env: dict[str, str] | None = None,
     timeout: float = 15.0,
     cwd: Path = REPO_ROOT,
+    log_path: Path | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Start ``python <args>`` as a real process, wait for ``ready()`` to stop raising, stop at exit.
 
-    Output goes to a temp log that is printed if the process fails to become ready.
+    Output (stdout and stderr) goes to a log that is printed if the process fails to become
+    ready: a temp file, or ``log_path`` when the caller reads the log after the exit.
     """
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-    log = tempfile.TemporaryFile()
+    log = log_path.open("w+b") if log_path else tempfile.TemporaryFile()
     proc = subprocess.Popen([sys.executable, *args], cwd=cwd, env=full_env, stdout=log, stderr=log)
     try:
         deadline = time.monotonic() + timeout
