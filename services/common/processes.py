@@ -1,6 +1,6 @@
 """Services as child processes, for the tests, the benchmarks and the exercise checks: a
-free port, the wait for a listener, a start that waits until ready, and a stop that always
-ends the child.
+free port, the wait for a listener, a start that waits until ready, a stop that always
+ends the child, and a command line run to its exit.
 
 Plain sockets and subprocesses (no pytest), so ``bench/`` and ``tests/`` share it. The lab's
 local backend manages its services by process group and PID file instead (lab/backends/local.py).
@@ -42,6 +42,25 @@ def wait_tcp(port: int, host: str = "127.0.0.1", timeout: float = 10.0) -> None:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"nothing listening on {host}:{port} after {timeout}s") from None
             time.sleep(0.05)
+
+
+def run_module(
+    module: str,
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 20.0,
+    cwd: Path = REPO_ROOT,
+) -> subprocess.CompletedProcess[str]:
+    """``python -m <module> <args>`` run to its exit, output captured as text: a CLI's exit
+    code and messages. ``env`` replaces the environment when given."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def stop_process(proc: subprocess.Popen, grace: float = STOP_GRACE) -> None:

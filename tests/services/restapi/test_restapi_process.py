@@ -6,24 +6,17 @@ import asyncio
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 
-from services.common.paths import REPO_ROOT
+from services.common.processes import run_module
 from tests.services.restapi.conftest import WRITER, running_restapi
 
 
 def run_cli(*args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "services.restapi", *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return run_module("services.restapi", *args, timeout=timeout)
 
 
 def test_port_in_use_is_one_line_and_exit_2(tmp_path: Path) -> None:
