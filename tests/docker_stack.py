@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from lab.backends.docker_backend import (
     engine_available,
     isolated_ports,
 )
+from services.common.processes import run_module
 from services.ports import env_var_for
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,14 +38,7 @@ def require_docker() -> None:
 
 
 def lab(*args: str, env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "lab.cli", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return run_module("lab.cli", *args, env=env, cwd=REPO, timeout=timeout)
 
 
 class Stack:

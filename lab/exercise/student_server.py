@@ -36,11 +36,13 @@ def expect_listening(ctx: CheckContext, server: Background, port: int) -> bool:
     return False
 
 
-def expect_still_running(ctx: CheckContext, server: Background) -> bool:
+def expect_still_running(
+    ctx: CheckContext, server: Background, when: str = "after every client"
+) -> bool:
     if server.alive():
         return True
     died = server.result()
     ctx.crashed = ctx.crashed or died.crashed
     return ctx.expect(
-        "the server keeps running after every client", False, died.describe(), "read its traceback"
+        f"the server keeps running {when}", False, died.describe(), "read its traceback"
     )

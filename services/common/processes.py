@@ -1,6 +1,6 @@
 """Services as child processes, for the tests, the benchmarks and the exercise checks: a
-free port, the wait for a listener, a start that waits until ready, and a stop that always
-ends the child.
+free port, the wait for a listener, a start that waits until ready, a stop that always
+ends the child, and a command line run to its exit.
 
 Plain sockets and subprocesses (no pytest), so ``bench/`` and ``tests/`` share it. The lab's
 local backend manages its services by process group and PID file instead (lab/backends/local.py).
@@ -44,6 +44,25 @@ def wait_tcp(port: int, host: str = "127.0.0.1", timeout: float = 10.0) -> None:
             time.sleep(0.05)
 
 
+def run_module(
+    module: str,
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 20.0,
+    cwd: Path = REPO_ROOT,
+) -> subprocess.CompletedProcess[str]:
+    """``python -m <module> <args>`` run to its exit, output captured as text: a CLI's exit
+    code and messages. ``env`` replaces the environment when given."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def stop_process(proc: subprocess.Popen, grace: float = STOP_GRACE) -> None:
     """SIGTERM, then SIGKILL if the child still runs after ``grace`` seconds; reaped either way."""
     if proc.poll() is not None:
@@ -64,13 +83,15 @@ def service_process(
     env: dict[str, str] | None = None,
     timeout: float = 15.0,
     cwd: Path = REPO_ROOT,
+    log_path: Path | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Start ``python <args>`` as a real process, wait for ``ready()`` to stop raising, stop at exit.
 
-    Output goes to a temp log that is printed if the process fails to become ready.
+    Output (stdout and stderr) goes to a log that is printed if the process fails to become
+    ready: a temp file, or ``log_path`` when the caller reads the log after the exit.
     """
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-    log = tempfile.TemporaryFile()
+    log = log_path.open("w+b") if log_path else tempfile.TemporaryFile()
     proc = subprocess.Popen([sys.executable, *args], cwd=cwd, env=full_env, stdout=log, stderr=log)
     try:
         deadline = time.monotonic() + timeout

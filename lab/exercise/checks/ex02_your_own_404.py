@@ -18,7 +18,7 @@ import h11
 
 from lab.exercise.context import CheckContext
 from lab.exercise.http_bytes import CRLF_HINT, bare_lf_line
-from lab.exercise.program import Background
+from lab.exercise.student_server import expect_listening, expect_still_running
 from services.common.processes import free_port
 
 
@@ -134,31 +134,11 @@ def judge_bytes(answer: Answer, raw: bytes, extra: int) -> None:
         answer.hint = CRLF_HINT
 
 
-def wait_listening(server: Background, port: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and server.alive():
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return True
-        except OSError:
-            time.sleep(0.1)
-    return False
-
-
 def check(ctx: CheckContext) -> None:
     port = free_port()
     env = {"WIRELAB_LISTEN_HOST": "127.0.0.1", "WIRELAB_LISTEN_PORT": str(port)}
     with ctx.background(env) as server:
-        up = wait_listening(server, port, ctx.param("start_timeout", 8.0))
-        if not up:
-            died = server.result()
-            ctx.crashed = ctx.crashed or died.crashed
-            ctx.expect(
-                f"the server listens on 127.0.0.1:{port} (WIRELAB_LISTEN_PORT)",
-                False,
-                died.describe() if not server.alive() else "nothing accepted connections",
-                "bind to the host and port from WIRELAB_LISTEN_HOST / WIRELAB_LISTEN_PORT",
-            )
+        if not expect_listening(ctx, server, port):
             return
         home = ask(port, "/")
         ctx.expect(
@@ -198,12 +178,4 @@ def check(ctx: CheckContext) -> None:
             sliced.hint
             or "loop on recv() until the empty line (\\r\\n\\r\\n): one recv() is not one request",
         )
-        if not server.alive():
-            died = server.result()
-            ctx.crashed = ctx.crashed or died.crashed
-            ctx.expect(
-                "the server keeps running between requests",
-                False,
-                died.describe(),
-                "read its traceback",
-            )
+        expect_still_running(ctx, server, "between requests")

@@ -18,3 +18,9 @@ def write(tmp_path: Path, text: str, name: str = "scenario.yaml", theme: str = "
 
 def load(tmp_path: Path, text: str, overrides: dict | None = None) -> Scenario:
     return load_scenario(write(tmp_path, text), overrides)
+
+
+def load_named(tmp_path: Path, name: str, body: str) -> Scenario:
+    """A scenario ``name`` with a placeholder summary and lesson; ``body`` is the rest of its
+    YAML (steps, teardown, faults)."""
+    return load(tmp_path, f"name: {name}\nsummary: s\nlesson: l\n" + textwrap.dedent(body).lstrip())

@@ -4,50 +4,56 @@ rollback after a pass, a failure and an exception, against a real faultproxy pro
 from __future__ import annotations
 
 import json
+import socket
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from lab.faultproxy_client import FaultProxyClient
-from lab.scenario.engine import QuietListener, Runner
+from lab.scenario.engine import QuietListener, Runner, ScenarioResult
 from lab.scenario.journal import journal
 from lab.scenario.junit import junit_xml
 from lab.targets import split_host_port
 from services.common.processes import free_port, service_process, wait_tcp
 from tests.lab.scenario import servers
-from tests.lab.scenario.helpers import load
+from tests.lab.scenario.helpers import load, load_named
 
 
 def runner(proxy_api: FaultProxyClient | None = None, listener=None) -> Runner:
     return Runner(None, proxy_api, listener, resolve=lambda t: split_host_port(t))
 
 
+def run_on_server(
+    tmp_path: Path, handler: Callable[[socket.socket], None], name: str, steps: str
+) -> ScenarioResult:
+    """Run scenario ``name`` (``steps``: its YAML, with ``{port}`` for the server's) against
+    a TCP server answering with ``handler``."""
+    with servers.tcp_server(handler) as port:
+        [result] = runner().run([load_named(tmp_path, name, steps.format(port=port))])
+    return result
+
+
+JUDGED_STEPS = """
+steps:
+  - name: passes
+    http: {{target: "127.0.0.1:{port}", timeout: 2}}
+    expect: {{status: 200, json: {{"$.items": {{length: 3}}}}}}
+  - name: fails
+    http: {{target: "127.0.0.1:{port}", timeout: 2}}
+    expect: {{status: 404, elapsed: {{max: 5}}}}
+  - name: never runs
+    sleep: 5
+teardown:
+  - name: always runs
+    http: {{target: "127.0.0.1:{port}", timeout: 2}}
+    expect: {{status: 200}}
+"""
+
+
 def test_pass_fail_stop_and_teardown(tmp_path: Path) -> None:
-    with servers.tcp_server(servers.ok_json) as port:
-        scenario = load(
-            tmp_path,
-            f"""
-            name: judged
-            summary: s
-            lesson: l
-            steps:
-              - name: passes
-                http: {{target: "127.0.0.1:{port}", timeout: 2}}
-                expect: {{status: 200, json: {{"$.items": {{length: 3}}}}}}
-              - name: fails
-                http: {{target: "127.0.0.1:{port}", timeout: 2}}
-                expect: {{status: 404, elapsed: {{max: 5}}}}
-              - name: never runs
-                sleep: 5
-            teardown:
-              - name: always runs
-                http: {{target: "127.0.0.1:{port}", timeout: 2}}
-                expect: {{status: 200}}
-            """,
-        )
-        [result] = runner().run([scenario])
+    result = run_on_server(tmp_path, servers.ok_json, "judged", JUDGED_STEPS)
     assert result.status == "failed"
     assert [r.step.name for r in result.records] == ["passes", "fails", "always runs"]
     assert result.failure_line() == "fails: status: expected 404, got 200"
@@ -55,44 +61,34 @@ def test_pass_fail_stop_and_teardown(tmp_path: Path) -> None:
     assert result.duration < 4
 
 
+HANGS_STEPS = """
+steps:
+  - bound: 0.5
+    http: {{target: "127.0.0.1:{port}"}}
+    expect: {{error: hung, hung: true, elapsed: {{min: 0.45, max: 1.5}}}}
+"""
+
+
 def test_bound_cuts_a_client_without_timeout(tmp_path: Path) -> None:
-    with servers.tcp_server(servers.silent) as port:
-        scenario = load(
-            tmp_path,
-            f"""
-            name: hangs
-            summary: s
-            lesson: l
-            steps:
-              - bound: 0.5
-                http: {{target: "127.0.0.1:{port}"}}
-                expect: {{error: hung, hung: true, elapsed: {{min: 0.45, max: 1.5}}}}
-            """,
-        )
-        [result] = runner().run([scenario])
+    result = run_on_server(tmp_path, servers.silent, "hangs", HANGS_STEPS)
     assert result.status == "passed", result.failure_line()
 
 
+SIDE_BY_SIDE_STEPS = """
+steps:
+  - parallel:
+      - name: a
+        http: {{target: "127.0.0.1:{port}", timeout: 2}}
+        expect: {{status: 200}}
+      - name: b
+        delay: 0.1
+        http: {{target: "127.0.0.1:{port}", timeout: {{read: 2, total: 0.5}}}}
+        expect: {{error: read_timeout}}
+"""
+
+
 def test_parallel_steps_overlap_and_judge_each(tmp_path: Path) -> None:
-    with servers.tcp_server(servers.dripping) as port:
-        scenario = load(
-            tmp_path,
-            f"""
-            name: side-by-side
-            summary: s
-            lesson: l
-            steps:
-              - parallel:
-                  - name: a
-                    http: {{target: "127.0.0.1:{port}", timeout: 2}}
-                    expect: {{status: 200}}
-                  - name: b
-                    delay: 0.1
-                    http: {{target: "127.0.0.1:{port}", timeout: {{read: 2, total: 0.5}}}}
-                    expect: {{error: read_timeout}}
-            """,
-        )
-        [result] = runner().run([scenario])
+    result = run_on_server(tmp_path, servers.dripping, "side-by-side", SIDE_BY_SIDE_STEPS)
     [record] = result.records
     assert result.status == "failed"
     assert [c.step.name for c in record.nested] == ["a", "b"]
@@ -218,12 +214,10 @@ def test_a_fault_the_proxy_refuses_is_an_error_and_still_rolled_back(
     tmp_path: Path, proxy: tuple[FaultProxyClient, int]
 ) -> None:
     api, port = proxy
-    scenario = load(
+    scenario = load_named(
         tmp_path,
+        "refused",
         """
-        name: refused
-        summary: s
-        lesson: l
         setup:
           - toxic: {add: {proxy: rawhttp, type: latency, attributes: {latency: 10}}}
           - toxic: {add: {proxy: rawhttp, type: slicer, attributes: {average_size: 0}}}

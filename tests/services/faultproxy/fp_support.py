@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import hashlib
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -19,11 +20,16 @@ from typing import Any
 import httpx
 
 from services.common.paths import REPO_ROOT
-from services.common.processes import free_port, service_process, wait_tcp
+from services.common.processes import free_port, run_module, service_process, wait_tcp
 from tests.services.faultproxy.fp_hash_server import HEADER, stream_blocks, stream_digest
 
 HERE = Path(__file__).resolve().parent
 HASH_SERVER = HERE / "fp_hash_server.py"
+
+
+def run_cli(*args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
+    """``python -m services.faultproxy <args>`` to its exit: exit code and messages."""
+    return run_module("services.faultproxy", *args, timeout=timeout)
 
 
 class Api:

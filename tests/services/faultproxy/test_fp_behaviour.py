@@ -8,8 +8,6 @@ import re
 import select
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -17,7 +15,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.common.paths import REPO_ROOT
 from services.common.processes import free_port
 from tests.services.faultproxy.fp_support import (
     Api,
@@ -26,6 +23,7 @@ from tests.services.faultproxy.fp_support import (
     faultproxy_process,
     recv_all,
     recv_exactly,
+    run_cli,
     wait_until,
 )
 
@@ -162,16 +160,6 @@ def test_allow_flag_extends_the_allowlist() -> None:
             "/proxies", {"name": "c", "upstream": "192.168.1.1:80", "listen": "127.0.0.1:0"}
         )
         assert r.status_code == 403 and "--allow 192.168.1.1" in r.json()["error"]
-
-
-def run_cli(*args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "services.faultproxy", *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def test_bind_error_is_one_line_and_exit_2() -> None:

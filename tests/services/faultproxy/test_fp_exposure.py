@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +21,7 @@ from services.faultproxy.core.addresses import (
     check_pinned_name,
     pin_listen,
 )
-from tests.services.faultproxy.fp_support import Api, EchoServer, faultproxy_process
+from tests.services.faultproxy.fp_support import Api, EchoServer, faultproxy_process, run_cli
 
 
 def outside_address() -> str | None:
@@ -132,16 +130,6 @@ def test_udp_proxy_on_all_interfaces_is_narrowed(api: Api) -> None:
     listen = r.json()["listen"]
     assert listen.startswith("127.0.0.1:")
     assert not reachable(OUTSIDE, port_of(listen), "udp")
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "services.faultproxy", *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=20,
-    )
 
 
 @needs_outside

@@ -30,7 +30,9 @@ from tests.services.faultproxy.fp_support import (
 
 
 @pytest.fixture(scope="module", params=["faultproxy", "toxiproxy"])
-def server(request: pytest.FixtureRequest) -> Iterator[Api]:
+def fp(request: pytest.FixtureRequest) -> Iterator[Api]:
+    """Overrides conftest's ``fp``: each test runs on faultproxy and on the reference
+    Toxiproxy (conftest's ``api`` resets whichever it is after each test)."""
     if request.param == "toxiproxy":
         why = reference_missing()
         if why:
@@ -42,12 +44,6 @@ def server(request: pytest.FixtureRequest) -> Iterator[Api]:
     else:
         with faultproxy_process() as (api, _proc):
             yield api
-
-
-@pytest.fixture()
-def api(server: Api) -> Iterator[Api]:
-    yield server
-    server.reset()
 
 
 def echoes(sock: socket.socket, data: bytes) -> bool:

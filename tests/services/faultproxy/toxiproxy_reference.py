@@ -132,22 +132,25 @@ def _toxic(type_: str, **attrs: Any) -> dict:
     return {"type": type_, "attributes": attrs}
 
 
+def _proxy(
+    name: str = "b",
+    listen: str = "127.0.0.1:{FIXED}",
+    upstream: str = "127.0.0.1:{UP}",
+    **extra: Any,
+) -> dict:
+    return {"name": name, "listen": listen, "upstream": upstream, **extra}
+
+
+def _populate(label: str, *proxies: dict) -> Step:
+    return Step(label, "POST", "/populate", list(proxies))
+
+
 # About 60 requests a Toxiproxy client makes, in an order that builds on itself.
 SEQUENCE: list[Step] = [
     Step("version", "GET", "/version"),
     Step("empty list", "GET", "/proxies"),
-    Step(
-        "create",
-        "POST",
-        "/proxies",
-        {"name": "a", "listen": "127.0.0.1:0", "upstream": "127.0.0.1:{UP}"},
-    ),
-    Step(
-        "create duplicate",
-        "POST",
-        "/proxies",
-        {"name": "a", "listen": "127.0.0.1:0", "upstream": "127.0.0.1:{UP}"},
-    ),
+    Step("create", "POST", "/proxies", _proxy("a", "127.0.0.1:0")),
+    Step("create duplicate", "POST", "/proxies", _proxy("a", "127.0.0.1:0")),
     Step("create without name", "POST", "/proxies", {"upstream": "127.0.0.1:{UP}"}),
     Step("create without upstream", "POST", "/proxies", {"name": "x"}),
     Step("create with bad JSON", "POST", "/proxies", raw=b"{nope"),
@@ -155,14 +158,9 @@ SEQUENCE: list[Step] = [
         "create on a port in use",
         "POST",
         "/proxies",
-        {"name": "busy", "listen": "127.0.0.1:{UP}", "upstream": "127.0.0.1:{UP2}"},
+        _proxy("busy", "127.0.0.1:{UP}", "127.0.0.1:{UP2}"),
     ),
-    Step(
-        "create disabled",
-        "POST",
-        "/proxies",
-        {"name": "off", "listen": "127.0.0.1:0", "upstream": "127.0.0.1:{UP}", "enabled": False},
-    ),
+    Step("create disabled", "POST", "/proxies", _proxy("off", "127.0.0.1:0", enabled=False)),
     Step("show", "GET", "/proxies/a"),
     Step("show missing", "GET", "/proxies/missing"),
     Step("disable", "POST", "/proxies/a", {"enabled": False}),
@@ -240,62 +238,21 @@ SEQUENCE: list[Step] = [
     Step("reset", "POST", "/reset"),
     Step("after reset", "GET", "/proxies/a"),
     Step("toxic to keep", "POST", "/proxies/a/toxics", _toxic("latency", latency=7)),
-    Step(
-        "populate new",
-        "POST",
-        "/populate",
-        [{"name": "b", "listen": "127.0.0.1:{FIXED}", "upstream": "127.0.0.1:{UP}"}],
-    ),
-    Step(
-        "populate the same again, toxics null",
-        "POST",
-        "/populate",
-        [
-            {
-                "name": "b",
-                "listen": "127.0.0.1:{FIXED}",
-                "upstream": "127.0.0.1:{UP}",
-                "toxics": None,
-            }
-        ],
-    ),
+    _populate("populate new", _proxy()),
+    _populate("populate the same again, toxics null", _proxy(toxics=None)),
     Step("toxic on b", "POST", "/proxies/b/toxics", _toxic("latency", latency=3)),
-    Step(
-        "populate b with toxics []",
-        "POST",
-        "/populate",
-        [{"name": "b", "listen": "127.0.0.1:{FIXED}", "upstream": "127.0.0.1:{UP}", "toxics": []}],
-    ),
+    _populate("populate b with toxics []", _proxy(toxics=[])),
     Step("b keeps its toxic", "GET", "/proxies/b/toxics"),
-    Step(
-        "populate b as localhost",
-        "POST",
-        "/populate",
-        [{"name": "b", "listen": "localhost:{FIXED}", "upstream": "127.0.0.1:{UP}"}],
-    ),
+    _populate("populate b as localhost", _proxy(listen="localhost:{FIXED}")),
     Step("b after localhost", "GET", "/proxies/b"),
     Step("disable b", "POST", "/proxies/b", {"enabled": False}),
-    Step(
-        "populate disabled b",
-        "POST",
-        "/populate",
-        [{"name": "b", "listen": "127.0.0.1:{FIXED}", "upstream": "127.0.0.1:{UP}"}],
-    ),
+    _populate("populate disabled b", _proxy()),
     Step("b after populate", "GET", "/proxies/b"),
-    Step(
-        "populate moves b upstream",
-        "POST",
-        "/populate",
-        [{"name": "b", "listen": "127.0.0.1:{FIXED}", "upstream": "127.0.0.1:{UP2}"}],
-    ),
-    Step(
+    _populate("populate moves b upstream", _proxy(upstream="127.0.0.1:{UP2}")),
+    _populate(
         "populate error at index 2",
-        "POST",
-        "/populate",
-        [
-            {"name": "c", "listen": "127.0.0.1:{FIXED2}", "upstream": "127.0.0.1:{UP}"},
-            {"name": "", "listen": "127.0.0.1:0", "upstream": "127.0.0.1:{UP}"},
-        ],
+        _proxy("c", "127.0.0.1:{FIXED2}"),
+        _proxy("", "127.0.0.1:0"),
     ),
     Step("after failed populate", "GET", "/proxies"),
     Step("populate not a list", "POST", "/populate", {"name": "d"}),

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from services.common.paths import REPO_ROOT
-from services.common.processes import free_port, service_process
+from services.common.processes import free_port, run_module, service_process
 from tests.services.rawhttp.conftest import (
     Server,
     connect,
@@ -171,13 +171,7 @@ def test_sigterm_exits_promptly_and_cleanly(tmp_path, mode):
 
 
 def run_cli(*args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "services.rawhttp", *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return run_module("services.rawhttp", *args, timeout=timeout)
 
 
 def test_port_in_use_is_one_line_and_exit_2(tmp_path):

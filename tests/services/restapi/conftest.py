@@ -29,7 +29,9 @@ class RestApi:
 
 
 @contextlib.contextmanager
-def running_restapi(state_dir: Path, *extra: str, port: int | None = None) -> Iterator[RestApi]:
+def running_restapi(
+    state_dir: Path, *extra: str, port: int | None = None, log_path: Path | None = None
+) -> Iterator[RestApi]:
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     args = [
@@ -47,7 +49,7 @@ def running_restapi(state_dir: Path, *extra: str, port: int | None = None) -> It
     def ready() -> None:
         httpx.get(url + "/healthz", timeout=1.0).raise_for_status()
 
-    with service_process(args, ready, timeout=30.0) as proc:
+    with service_process(args, ready, timeout=30.0, log_path=log_path) as proc:
         yield RestApi(url, port, state_dir, proc)
 
 

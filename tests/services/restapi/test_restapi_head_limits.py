@@ -6,8 +6,6 @@ from __future__ import annotations
 import contextlib
 import socket
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -15,8 +13,6 @@ from pathlib import Path
 
 import httpx
 
-from services.common.paths import REPO_ROOT
-from services.common.processes import free_port
 from tests.services.restapi.conftest import RestApi, running_restapi
 
 HEAD_TIMEOUT = 2.0
@@ -149,34 +145,10 @@ def test_healthz_stays_fast_under_huge_heads_and_200_slowloris(tmp_path: Path) -
 
 
 def test_a_client_leaving_mid_upload_is_one_log_line(tmp_path: Path) -> None:
-    port, log_path = free_port(), tmp_path / "restapi.log"
-    with log_path.open("wb") as log_file:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "services.restapi",
-                "--port",
-                str(port),
-                "--state-dir",
-                str(tmp_path),
-            ],
-            cwd=REPO_ROOT,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(url + "/healthz", timeout=1).raise_for_status()
-                break
-            except httpx.HTTPError:
-                assert time.monotonic() < deadline and proc.poll() is None, log_path.read_text()
-                time.sleep(0.1)
+    log_path = tmp_path / "restapi.log"
+    with running_restapi(tmp_path, log_path=log_path) as api:
         for path in ("/anything", "/api/users", "/_lab/ratelimit"):
-            with socket.create_connection(("127.0.0.1", port)) as s:
+            with socket.create_connection(("127.0.0.1", api.port)) as s:
                 s.sendall(
                     f"POST {path} HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer alice-token\r\n"
                     "Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
@@ -184,10 +156,7 @@ def test_a_client_leaving_mid_upload_is_one_log_line(tmp_path: Path) -> None:
                 )
                 time.sleep(0.3)
         time.sleep(0.5)
-        log = httpx.get(url + "/_lab/requests").json()
-    finally:
-        proc.terminate()
-        proc.wait(10)
+        log = httpx.get(api.url + "/_lab/requests").json()
     text = log_path.read_text()
     assert "Traceback" not in text and "ClientDisconnect" not in text, text
     assert text.count("disconnected before its request was complete: POST /anything") == 1, text

@@ -6,25 +6,17 @@ import asyncio
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 
-from services.common.paths import REPO_ROOT
-from services.common.processes import free_port, wait_tcp
+from services.common.processes import run_module
 from tests.services.restapi.conftest import WRITER, running_restapi
 
 
 def run_cli(*args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "services.restapi", *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return run_module("services.restapi", *args, timeout=timeout)
 
 
 def test_port_in_use_is_one_line_and_exit_2(tmp_path: Path) -> None:
@@ -120,29 +112,9 @@ def test_corrupt_database_is_one_line(tmp_path: Path) -> None:
 
 
 def test_debug_log_shows_the_raw_request(tmp_path: Path) -> None:
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "services.restapi",
-            "--port",
-            str(port),
-            "--state-dir",
-            str(tmp_path),
-            "--log-level",
-            "debug",
-        ],
-        cwd=REPO_ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        wait_tcp(port, timeout=30)
-        httpx.get(f"http://127.0.0.1:{port}/headers?q=1", headers={"X-Probe": "42"}, timeout=10)
-    finally:
-        proc.terminate()
-        _, err = proc.communicate(timeout=20)
-    assert "GET /headers?q=1 HTTP/1.1" in err
-    assert "x-probe: 42" in err
+    log_path = tmp_path / "restapi.log"
+    with running_restapi(tmp_path, "--log-level", "debug", log_path=log_path) as api:
+        httpx.get(f"{api.url}/headers?q=1", headers={"X-Probe": "42"}, timeout=10)
+    text = log_path.read_text()
+    assert "GET /headers?q=1 HTTP/1.1" in text
+    assert "x-probe: 42" in text

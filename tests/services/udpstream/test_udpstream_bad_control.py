@@ -7,19 +7,15 @@ import json
 import logging
 import select
 import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from services.common.paths import REPO_ROOT
-from services.common.processes import free_port
 from services.udpstream import wire
 from services.udpstream.control import parse_json
 from services.udpstream.health import probe
 from services.udpstream.server import InternalErrorLog
+from tests.services.udpstream.udp_helpers import start_server
 
 HUGE_NUMBER = b'{"rate": ' + b"7" * 5000 + b', "size": 64, "count": 1}'
 DEEP_NESTING = b'{"rate": ' + b"[" * 25_000 + b"]" * 25_000 + b"}"  # fits one datagram
@@ -37,31 +33,9 @@ def test_parse_json_names_the_cause_of_huge_numbers_and_deep_nesting() -> None:
 def test_service_answers_each_bad_body_with_an_error_and_logs_no_traceback(
     tmp_path: Path,
 ) -> None:
-    port = free_port("udp")
     log_path = tmp_path / "udpstream.log"
-    with log_path.open("wb") as log_file:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "services.udpstream",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            cwd=REPO_ROOT,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                probe("127.0.0.1", port, timeout=0.3)
-                break
-            except Exception:
-                assert time.monotonic() < deadline and proc.poll() is None, log_path.read_text()
+    port, proc = start_server(log_path=log_path)
+    with proc:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         sock.connect(("127.0.0.1", port))
         errors: list[str] = []
@@ -75,9 +49,6 @@ def test_service_answers_each_bad_body_with_an_error_and_logs_no_traceback(
                 assert reply.startswith(wire.REPLY_PREFIX)
                 errors.append(json.loads(reply[wire.PREFIX_SIZE :])["error"])
         health = probe("127.0.0.1", port, timeout=2.0)
-    finally:
-        proc.terminate()
-        proc.wait(10)
     assert errors[0] == "control body has a number longer than 4300 digits"
     assert errors[1] == "control body is nested too deeply"
     assert errors == errors[:2] * 10

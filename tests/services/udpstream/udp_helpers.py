@@ -9,17 +9,19 @@ from __future__ import annotations
 import select
 import socket
 import threading
+from pathlib import Path
 
 from services.common.processes import free_port, service_process
 from services.udpstream import wire
 from services.udpstream.health import probe
 
 
-def start_server(*extra: str):
+def start_server(*extra: str, log_path: Path | None = None):
     port = free_port("udp")
     proc = service_process(
         ["-m", "services.udpstream", "--host", "127.0.0.1", "--port", str(port), *extra],
         ready=lambda: probe("127.0.0.1", port, timeout=0.3),
+        log_path=log_path,
     )
     return port, proc
 
