@@ -105,3 +105,21 @@ def all_endpoint_names() -> list[str]:
     names = [e.name for e in ENDPOINTS]
     names += [e.name + VIA_PROXY for e in ENDPOINTS if e.proxied]
     return names
+
+
+# Inside Compose every service keeps its default port, but a host client uses the
+# published ones; compose.yaml hands them to rawhttp (for its index page) in this variable,
+# as ``name=port,name=port``.
+PUBLISHED_PORTS_ENV = "WIRELAB_PUBLISHED_PORTS"
+
+
+def published_ports(env: Mapping[str, str] | None = None) -> dict[str, int]:
+    """The ports a host client uses, from ``$WIRELAB_PUBLISHED_PORTS``; bad entries skipped."""
+    text = (os.environ if env is None else env).get(PUBLISHED_PORTS_ENV, "")
+    known = set(all_endpoint_names())
+    ports: dict[str, int] = {}
+    for item in text.split(","):
+        name, sep, value = item.strip().partition("=")
+        if sep and name in known and value.isdigit() and 0 < int(value) < 65536:
+            ports[name] = int(value)
+    return ports

@@ -18,7 +18,16 @@ import pytest
 import yaml
 
 from lab.images import APP_IMAGE, DEFAULT_BASE
-from services.ports import BY_NAME, ENDPOINTS, PROXY_OFFSET, SERVICES, VIA_PROXY, env_var_for
+from services.ports import (
+    BY_NAME,
+    ENDPOINTS,
+    PROXY_OFFSET,
+    SERVICES,
+    VIA_PROXY,
+    all_endpoint_names,
+    default_port,
+    env_var_for,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 STATE_DIR = "/var/lib/wirelab"
@@ -83,6 +92,16 @@ def test_compose_names_every_service_and_the_runner(compose):
 @pytest.mark.parametrize("service", SERVICES)
 def test_published_ports_match_services_ports(compose, service):
     assert published(compose["services"][service]) == expected_ports(service)
+
+
+def test_rawhttp_is_told_every_published_port(compose):
+    """Its index page lists the ports a host client uses, not the in-network defaults."""
+    value = compose["services"]["rawhttp"]["environment"]["WIRELAB_PUBLISHED_PORTS"]
+    entries = dict(item.split("=", 1) for item in value.split(","))
+    host_published = {n for n in all_endpoint_names() if n != "console"}
+    assert set(entries) == host_published
+    for name, text in entries.items():
+        assert text == f"${{{env_var_for(name)}:-{default_port(name, {})}}}", name
 
 
 def test_runner_publishes_nothing(compose):

@@ -21,7 +21,7 @@ from services.common.lab_ca import ensure_ca, server_context
 from services.common.net import bind_socket
 from services.common.paths import state_dir
 from services.common.service_main import run_service, setup_logging
-from services.ports import default_port, env_var_for
+from services.ports import default_port, env_var_for, published_ports
 from services.rawhttp.echo import EchoConnection
 from services.rawhttp.http11 import Limits
 from services.rawhttp.http_connection import HttpConnection, HttpSettings
@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> None:
         min_body_rate=args.min_body_rate,
         strict=parsing == "strict",
     )
-    app = App(StaticFiles(docroot), request_log, args.mode)
+    app = App(StaticFiles(docroot), request_log, args.mode, published_ports())
 
     def http_factory(peer: str) -> HttpConnection:
         return HttpConnection(app, request_log, settings, peer)

@@ -136,10 +136,18 @@ def test_services_run_as_a_non_root_user(stack):
 
 
 def test_docroot_is_the_repo_folder(stack):
-    index = REPO / "services" / "rawhttp" / "docroot" / "index.html"
-    response = httpx.get(stack.url("rawhttp", "/index.html"), timeout=5)
+    notes = REPO / "services" / "rawhttp" / "docroot" / "notes.txt"
+    response = httpx.get(stack.url("rawhttp", "/notes.txt"), timeout=5)
     assert response.status_code == 200
-    assert response.content == index.read_bytes()
+    assert response.content == notes.read_bytes()
+
+
+def test_index_page_lists_the_published_ports(stack):
+    """Inside the network rawhttp listens on 8080, but a host client uses the stack's port."""
+    page = httpx.get(stack.url("rawhttp", "/"), timeout=5).text
+    for endpoint in ("rawhttp", "rawhttp.echo", "restapi", "faultproxy", "rawhttp.via_proxy"):
+        assert str(stack.ports[endpoint]) in page, endpoint
+    assert "{{port:" not in page
 
 
 def test_ca_is_copied_out_and_verifies_https(stack):

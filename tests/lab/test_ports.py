@@ -70,3 +70,14 @@ def test_targets_resolve_literals_and_suggest_names():
     assert resolve(":9") == ("127.0.0.1", 9)
     with pytest.raises(TargetError, match="did you mean 'restapi.via_proxy'"):
         resolve("restapi.via_proxi")
+
+
+def test_published_ports_parse_and_skip_bad_entries():
+    from services.ports import published_ports
+
+    env = {
+        "WIRELAB_PUBLISHED_PORTS": "rawhttp=9080, restapi=9000,nope=1,udpstream=x,"
+        "faultproxy=70000,rawhttp.via_proxy=19080,garbage"
+    }
+    assert published_ports(env) == {"rawhttp": 9080, "restapi": 9000, "rawhttp.via_proxy": 19080}
+    assert published_ports({}) == {}
