@@ -13,6 +13,8 @@ from rich.console import Console
 from rich.table import Table
 
 from lab.backends import BackendError, ServiceStatus, get_backend
+from lab.classroom.pointer import apply as apply_lab_pointer
+from lab.cli_class import register as register_class_commands
 from lab.cli_exercise import exercise_app
 from lab.cli_scenarios import register as register_scenario_commands
 from lab.cli_udp import udp_app
@@ -247,9 +249,11 @@ def proxies_load(
 app.add_typer(udp_app, name="udp")
 app.add_typer(exercise_app, name="exercise")
 register_scenario_commands(app)
+register_class_commands(app)
 
 
 def main() -> None:
+    apply_lab_pointer()  # `lab use CARD`: this user's chosen lab, unless the shell chose one
     try:
         app()
     except BackendError as exc:
