@@ -12,7 +12,8 @@ Rows (issue 18's targets, on this 2-core, 24 GiB machine):
   one lab running it alone.
 The class lives in a temporary folder on a random stretch of the port plan, and is taken
 down afterwards. `--quick`: 5 labs, a 5 s window, 3 labs at work.
-Reproduce: `.venv/bin/python -m bench class` (or `--quick`).
+Reproduce: `.venv/bin/python -m bench class` (or `--quick`). To look for where the machine
+runs out: WIRELAB_BENCH_CLASS_STUDENTS=N and WIRELAB_BENCH_CLASS_AT_WORK=M.
 """
 
 from __future__ import annotations
@@ -85,9 +86,10 @@ def _run_all(lab: ClassLab) -> tuple[bool, float, str]:
 
 
 def run(quick: bool) -> list[dict]:
-    students = 5 if quick else 30
+    students = int(os.environ.get("WIRELAB_BENCH_CLASS_STUDENTS") or (5 if quick else 30))
     window = 5.0 if quick else 20.0
-    at_work = 3 if quick else 10
+    at_work = int(os.environ.get("WIRELAB_BENCH_CLASS_AT_WORK") or (3 if quick else 10))
+    at_work = min(at_work, students)
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="wirelab-bench-class-") as tmp:
         folder = Path(tmp) / "class"
