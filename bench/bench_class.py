@@ -18,6 +18,7 @@ runs out: WIRELAB_BENCH_CLASS_STUDENTS=N and WIRELAB_BENCH_CLASS_AT_WORK=M.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import subprocess
@@ -76,13 +77,20 @@ def idle_cpu_percent(pids: list[int], window: float) -> float:
 
 
 def _run_all(lab: ClassLab) -> tuple[bool, float, str]:
+    """`lab run all` in the lab: passed, seconds, and the failed scenarios' names."""
+    journal = Path(lab.state_dir) / "bench-run-all.json"
     t0 = time.monotonic()
     done = subprocess.run(
-        hosting.lab_command("run", "all"), env=hosting.lab_env(lab), cwd=REPO,
-        capture_output=True, text=True, timeout=1800,
+        hosting.lab_command("run", "all", "--json", str(journal)), env=hosting.lab_env(lab),
+        cwd=REPO, capture_output=True, text=True, timeout=1800,
     )  # fmt: skip
-    tail = " ".join(done.stdout.strip().splitlines()[-1:])
-    return done.returncode == 0, time.monotonic() - t0, tail
+    try:
+        scenarios = json.loads(journal.read_text())["scenarios"]
+        failed = [s["name"] for s in scenarios if s["status"] not in ("passed", "skipped")]
+        why = "failed: " + ", ".join(failed)
+    except (OSError, ValueError, KeyError):
+        why = " ".join(done.stdout.strip().splitlines()[-1:])
+    return done.returncode == 0, time.monotonic() - t0, why
 
 
 def run(quick: bool) -> list[dict]:
@@ -137,11 +145,11 @@ def run(quick: bool) -> list[dict]:
             passed = sum(1 for ok, _, _ in outcomes if ok)
             for lab, (ok, _, tail) in zip(klass, outcomes, strict=False):
                 if not ok:
-                    print(f"{lab.name}: lab run all failed: {tail}")
+                    print(f"{lab.name}: lab run all {tail}")
             rows.append(_row(
                 f"{at_work} labs running `lab run all` at once: {passed}/{at_work} passed",
                 busy_wall, "s",
-                f"one lab alone ({'passed' if ok_solo else 'FAILED: ' + solo_tail})", solo_wall,
+                f"one lab alone ({'passed' if ok_solo else solo_tail})", solo_wall,
             ))  # fmt: skip
         finally:
             hosting.down_all(labs)

@@ -81,7 +81,6 @@ def up(
     students: Students = None,
     roster: Roster = None,
     backend: Annotated[str, typer.Option(help="local (docker: not yet in class mode)")] = "local",
-    host: Annotated[str, typer.Option(help="address the labs listen on")] = "127.0.0.1",
     first_slot: Annotated[
         int, typer.Option(help="first slot of the port plan (to sit beside another class)")
     ] = 0,
@@ -106,13 +105,12 @@ def up(
         elif names is None:
             raise ClassError("who is in the class? --students N or --roster FILE")
         else:
-            labs = plan_class(names, folder, first_slot, host=host, backend=backend)
+            labs = plan_class(names, folder, first_slot, backend=backend)
         save_class(folder, labs)
     except (ClassError, PortPlanError) as exc:
         raise fail(str(exc)) from None
     running = hosting.status_all(labs)
-    to_start = [lab for lab in labs if any(s.state == "not started" for s in running[lab.name])
-                or not all(s.state == "healthy" for s in running[lab.name])]  # fmt: skip
+    to_start = [lab for lab in labs if not all(s.state == "healthy" for s in running[lab.name])]
     for lab in to_start:
         if all(s.state in ("not started", "exited", "stopped") for s in running[lab.name]):
             busy = hosting.busy_ports(lab)
@@ -228,13 +226,13 @@ def grade(
     class_dir: ClassDir = None,
 ) -> None:
     """Check each student's submissions against that student's own lab, several at once."""
-    from lab.classroom.grading import grade_class, write_class_csv
+    from lab.classroom.grading import ClassGrade, grade_class, write_class_csv
 
     _, labs = _load(class_dir)
     if not submissions.is_dir():
         raise fail(f"{submissions} is not a folder (it should hold one subfolder per student)")
 
-    def report(g) -> None:  # type: ignore[no-untyped-def]
+    def report(g: ClassGrade) -> None:
         if g.error:
             console.print(f"  {escape(g.student)}: [red]error[/] {escape(g.error)}")
         else:
