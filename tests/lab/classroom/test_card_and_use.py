@@ -91,9 +91,9 @@ def test_lab_use_sets_the_lab_for_later_commands_and_the_shell_wins(lab, tmp_pat
 
 
 def test_apply_fills_only_an_empty_shell(lab, tmp_path, monkeypatch):
-    monkeypatch.setenv("WIRELAB_USE_FILE", str(tmp_path / "use.json"))
-    for key in ("WIRELAB_STATE_DIR", "WIRELAB_PORT_OFFSET", "WIRELAB_BACKEND", TOKEN_ENV):
-        monkeypatch.delenv(key, raising=False)
+    # apply() writes os.environ: give it a copy, so nothing leaks into later tests.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WIRELAB_")}
+    monkeypatch.setattr(os, "environ", env | {"WIRELAB_USE_FILE": str(tmp_path / "use.json")})
     pointer.write_pointer(card_data(lab), "card")
     monkeypatch.setenv("WIRELAB_PORT_OFFSET", "5")  # half a lab chosen by the shell
     assert pointer.apply() is None
