@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lab.classroom.hosting import lab_command, lab_env
+from lab.classroom.hosting import backend_for, lab_command, lab_env
 from lab.classroom.registry import ClassLab
 from services.common.paths import REPO_ROOT
 
@@ -41,6 +41,11 @@ class ClassGrade:
 def _grade_one(lab: ClassLab, folder: Path, only: list[int], timeout: float) -> ClassGrade:
     t0 = time.monotonic()
     grade = ClassGrade(lab.name)
+    # A lab that is down would fail every check: that is the lab's fault, not the student's.
+    unwell = [f"{s.service} {s.state}" for s in backend_for(lab).status() if s.state != "healthy"]
+    if unwell:
+        grade.error = f"this student's lab is not healthy ({', '.join(unwell)}): `lab class up`"
+        return grade
     with tempfile.TemporaryDirectory(prefix=f"wirelab-grade-{lab.name}-") as tmp:
         root = Path(tmp) / "room"
         root.mkdir()

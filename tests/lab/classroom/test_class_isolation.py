@@ -7,6 +7,7 @@ fault proxy API, which is polled throughout, and would break the other's timings
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import random
@@ -147,9 +148,11 @@ def test_grade_checks_each_student_against_their_own_lab(klass, tmp_path):
     out = tmp_path / "grades.csv"
     done = lab_cli("class", "grade", str(tmp_path), "--only", "1", "--csv", str(out), env=env)
     assert done.returncode == 1, done.stdout
-    rows = {line.split(",")[0]: line.split(",") for line in out.read_text().splitlines()[1:]}
+    rows = {row[0]: row for row in list(csv.reader(out.open()))[1:]}
     assert rows[a.name][1:4] == ["1", "1", "pass"]
-    assert rows[b.name][1:4] == ["0", "1", "fail"]  # the same program, against its own (down) lab
+    # The same program, against its own lab, which is down: not graded, and said why.
+    assert rows[b.name][1:4] == ["0", "0", "-"]
+    assert "this student's lab is not healthy" in rows[b.name][-1]
     assert "no lab of that name" in rows["stranger"][-1]
     # Bring B back for whatever runs after.
     up = lab_cli("class", "up", env=env)
