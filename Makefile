@@ -16,21 +16,27 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	@touch $(STAMP)
 
-# Tools from Debian's archive that tests and benchmarks use. Installs only what is missing,
-# and only when it can (root with apt); otherwise the tests that need them say so.
+# Tools from Debian's archive, per target (`.ci/system-deps.sh lab|test|bench`). Installs
+# only what is missing, and only when it can (root with apt); otherwise it says what is
+# missing, `lab up` falls back to the local backend, and the tests that need a tool say so.
 system-deps:
-	@bash .ci/system-deps.sh
+	@bash .ci/system-deps.sh all
 
+# `lab up` picks docker when an engine answers and the image can be made, else the local
+# backend, with one line saying why and the command that would enable Docker.
 lab: $(STAMP)
+	@bash .ci/system-deps.sh lab
 	$(BIN)/lab up
 	$(BIN)/lab run all
 
-test: $(STAMP) system-deps
+test: $(STAMP)
+	@bash .ci/system-deps.sh test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
 
-bench: $(STAMP) system-deps
+bench: $(STAMP)
+	@bash .ci/system-deps.sh bench
 	$(BIN)/python -m bench
 
 # The flakiness proof: the whole scenario library 20 times in a row; exit 0 only if every run passed.

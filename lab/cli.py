@@ -3,6 +3,10 @@ scenarios, measure UDP and check exercises."""
 
 from __future__ import annotations
 
+# isort: off
+import lab.interrupts  # first: a Ctrl-C while the rest imports is one line, not a traceback
+# isort: on
+
 import json
 import sys
 import time
@@ -10,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from lab.backends import BackendError, ServiceStatus, get_backend
@@ -17,10 +22,20 @@ from lab.classroom.pointer import apply as apply_lab_pointer
 from lab.cli_class import register as register_class_commands
 from lab.cli_exercise import exercise_app
 from lab.cli_scenarios import register as register_scenario_commands
+from lab.cli_state import print_leftovers, report_repairs
 from lab.cli_udp import udp_app
-from lab.context import current_backend, forget_recorded_backend, record_backend
+from lab.console.server import console_command
+from lab.context import (
+    backend_for_up,
+    check_shell_agrees,
+    current_backend,
+    forget_recorded_backend,
+    recorded_backend_name,
+    remember_up,
+)
+from lab.repair import leftovers as lab_leftovers
 from lab.text import did_you_mean
-from services.ports import all_endpoint_names
+from services.ports import ENDPOINTS, all_endpoint_names
 
 if TYPE_CHECKING:
     from lab.faultproxy_client import FaultProxyClient
@@ -56,16 +71,60 @@ def parse_ports(items: list[str]) -> dict[str, int]:
     return ports
 
 
+# How `lab status` names each address of a service: what speaks there.
+_KIND_LABELS = {"http": "http", "echo": "echo", "line": "line", "tls": "https", "udp": "udp"}
+
+
+def endpoint_labels(service: str) -> list[str]:
+    """A short name per address, in the order both backends list them (services/ports.py).
+
+    A service's own endpoints are named by protocol (the fault proxy's by "api"); the
+    proxy's listeners by what they front, as "→echo" (the proxy in front of rawhttp.echo).
+    """
+    own = [e for e in ENDPOINTS if e.service == service]
+    labels = ["api" if service == "faultproxy" else _KIND_LABELS.get(e.kind, e.kind) for e in own]
+    if service == "faultproxy":
+        labels += ["→" + e.name.removeprefix("rawhttp.") for e in ENDPOINTS if e.proxied]
+    return labels
+
+
+def _split_address(address: str) -> tuple[str, str]:
+    """ "127.0.0.1:8080/tcp" -> ("127.0.0.1", "8080/tcp")."""
+    host, _, port = address.rpartition(":")
+    return host, port
+
+
 def status_table(rows: list[ServiceStatus], title: str) -> Table:
+    """One row per service, readable at 80 columns: addresses and ids are never cut.
+
+    When every address is on one host (127.0.0.1, as usual) the host goes in the title and
+    the address column shows "label port/proto"; the time to health sits beside the state.
+    """
+    hosts = {_split_address(a)[0] for r in rows for a in r.addresses}
+    one_host = len(hosts) == 1
+    if one_host:
+        title += f" · ports on {hosts.pop()}"
     table = Table(title=title)
-    for col in ("service", "address", "state", "healthy after"):
-        table.add_column(col, no_wrap=True)  # an address cut in two is worse than a narrow detail
-    table.add_column("detail", overflow="fold")
+    table.add_column("service", no_wrap=True)
+    table.add_column("address", no_wrap=True)  # an address cut in two is worse than a narrow detail
+    table.add_column("state", no_wrap=True)
+    # Words wrap; a token is folded only if it is longer than the whole column.
+    table.add_column("detail", overflow="fold", min_width=18, ratio=1)
     colours = {"healthy": "green", "paused": "yellow", "stopped": "yellow", "partitioned": "yellow"}
     for r in rows:
         colour = colours.get(r.state, "red")
-        after = f"{r.healthy_after:.2f} s" if r.healthy_after is not None else "-"
-        table.add_row(r.service, "\n".join(r.addresses), f"[{colour}]{r.state}[/]", after, r.detail)
+        labels = endpoint_labels(r.service)
+        if len(labels) != len(r.addresses):
+            labels = [""] * len(r.addresses)
+        width = max((len(label) for label in labels), default=0)
+        lines = []
+        for label, address in zip(labels, r.addresses, strict=True):
+            shown = _split_address(address)[1] if one_host else address
+            lines.append(f"{label:<{width}} {shown}".strip())
+        after = f" {r.healthy_after:.2f}s" if r.healthy_after is not None else ""
+        table.add_row(
+            r.service, "\n".join(lines), f"[{colour}]{r.state}[/]{after}", escape(r.detail)
+        )
     return table
 
 
@@ -74,7 +133,8 @@ def up(
     backend: Annotated[
         str,
         typer.Option(
-            envvar="WIRELAB_BACKEND", help="local, docker or auto (docker when an engine answers)"
+            envvar="WIRELAB_BACKEND",
+            help="local, docker or auto (docker when an engine answers and the image can be made)",
         ),
     ] = "auto",
     port: Annotated[
@@ -93,14 +153,22 @@ def up(
         options["ports"] = ports
     if port_offset is not None:
         options["port_offset"] = port_offset
+    if backend == "auto" and recorded_backend_name() is None:  # a recorded lab keeps its own
+        from lab.backends.docker_backend import auto_backend
+
+        backend, note = auto_backend()
+        if note:
+            err.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
     try:
-        chosen = get_backend(backend, **options)
+        chosen, recorded = backend_for_up(backend, options)
         t0 = time.monotonic()
+        if recorded:
+            report_repairs(chosen)
         with console.status(f"starting the lab ({chosen.name} backend)..."):
             rows = chosen.up(services or None, timeout=timeout)
-        record_backend(chosen.name, options)
+        remember_up(chosen, options)
     except BackendError as exc:
-        raise fail(str(exc)) from None
+        raise fail(str(exc), getattr(exc, "exit_code", 1)) from None
     console.print(
         status_table(rows, f"wirelab is up ({chosen.name}, {time.monotonic() - t0:.1f} s)")
     )
@@ -115,10 +183,11 @@ def down(
 ) -> None:
     """Stop every service; leave no process or container behind."""
     try:
+        check_shell_agrees(backend_name)
         backend = get_backend(backend_name) if backend_name else current_backend()
         backend.down(volumes=volumes)
     except BackendError as exc:
-        raise fail(str(exc)) from None
+        raise fail(str(exc), getattr(exc, "exit_code", 1)) from None
     forget_recorded_backend()
     console.print(f"wirelab is down ({backend.name} backend)")
 
@@ -131,13 +200,22 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] =
         rows = backend.status()
     except BackendError as exc:
         raise fail(str(exc)) from None
+    dirty = lab_leftovers(backend, rows)
     if as_json:
         print(
-            json.dumps({"backend": backend.name, "services": [r.to_dict() for r in rows]}, indent=2)
+            json.dumps(
+                {
+                    "backend": backend.name,
+                    "services": [r.to_dict() for r in rows],
+                    "leftovers": dirty,
+                },
+                indent=2,
+            )
         )
     else:
         console.print(status_table(rows, f"wirelab status ({backend.name} backend)"))
-    if not all(r.state == "healthy" for r in rows):
+        print_leftovers(dirty)
+    if dirty or not all(r.state == "healthy" for r in rows):
         raise typer.Exit(1)
 
 
@@ -250,6 +328,19 @@ app.add_typer(udp_app, name="udp")
 app.add_typer(exercise_app, name="exercise")
 register_scenario_commands(app)
 register_class_commands(app)
+app.command("console")(console_command)
+
+
+@app.callback()
+def _agree_with_recorded_lab(ctx: typer.Context) -> None:
+    """Refuse (exit 2) a command that would reach another lab than the recorded one."""
+    lab.interrupts.raise_on_interrupt()  # from here commands roll back on KeyboardInterrupt
+    if ctx.invoked_subcommand in ("up", "down", "scenarios", "validate", "class", "use"):
+        return  # up and down check their own flags too; the others reach no one lab
+    try:
+        check_shell_agrees()
+    except BackendError as exc:
+        raise fail(str(exc), 2) from None
 
 
 def main() -> None:
@@ -258,7 +349,9 @@ def main() -> None:
         app()
     except BackendError as exc:
         err.print(f"[bold red]error:[/] {exc}")
-        sys.exit(1)
+        sys.exit(getattr(exc, "exit_code", 1))
+    finally:
+        lab.interrupts.ignore_interrupts()  # the command is over: its exit code stands
 
 
 if __name__ == "__main__":

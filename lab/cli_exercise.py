@@ -3,7 +3,10 @@ instructors (check --all over a folder of submissions, with CSV and JUnit report
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -11,8 +14,11 @@ import typer
 from rich.console import Console
 from rich.markdown import Markdown
 from rich.markup import escape
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
+from lab.backends import BackendError
 from lab.exercise import status
 from lab.exercise.catalog import Exercise, ExerciseNotFound, all_exercises, find_exercise
 from lab.exercise.outcome import CheckResult
@@ -26,20 +32,6 @@ exercise_app = typer.Typer(
 )
 console = Console()
 err = Console(stderr=True)
-
-# Which lab endpoint each exercise's program talks to, for the "run it by hand" lines.
-HAND_RUN_TARGETS = {
-    1: ("rawhttp", "host_port"),
-    3: ("rawhttp.line.via_proxy", "host_port"),
-    4: ("rawhttp.via_proxy", "host_port"),
-    5: ("restapi.via_proxy", "url"),
-    6: ("restapi", "url"),
-    7: ("restapi.via_proxy", "url"),
-    8: ("udpstream", "host_port"),
-    9: ("rawhttp.https", "host_port"),
-    10: ("restapi", "ws"),
-    14: ("restapi", "url"),
-}
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -84,39 +76,82 @@ def list_exercises() -> None:
     )
 
 
-def hand_run_env(number: int) -> str:
-    """The environment for running exercise N's program by hand against the running lab."""
-    target = HAND_RUN_TARGETS.get(number)
-    if target is None:
-        return ""
-    try:
-        from lab.exercise import evidence
+def _hand_env(ex: Exercise) -> tuple[dict[str, str], str]:
+    """The check's environment for this lab, or why there is none."""
+    from lab.exercise import evidence, hand_run
 
-        host, port = evidence.address(target[0])
-    except Exception:
-        return ""  # the lab is not configured yet; the README's own lines still apply
-    if target[1] == "url":
-        return f"WIRELAB_TARGET_URL=http://{host}:{port}"
-    if target[1] == "ws":
-        return f"WIRELAB_TARGET_URL=ws://{host}:{port}/ws/chat"
-    return f"WIRELAB_TARGET_HOST={host} WIRELAB_TARGET_PORT={port}"
+    try:
+        return hand_run.hand_env(ex), ""
+    except evidence.LabUnavailable as exc:
+        return {}, str(exc)
+
+
+def _plain(text: str, style: str = "") -> None:
+    """A command line: never wrapped by rich, so copy and paste gets it whole."""
+    console.print(text, style=style or None, soft_wrap=True, markup=False, highlight=False)
 
 
 @exercise_app.command("show")
 def show(number: Annotated[str, typer.Argument(help="exercise number")]) -> None:
-    """Print an exercise's task in the terminal."""
+    """Print an exercise's task, with this lab's addresses and how to run your file by hand."""
+    from lab.exercise import hand_run
+
     ex = _exercise(number)
     try:
         text = ex.readme.read_text(encoding="utf-8")
     except OSError as exc:
         raise fail(f"cannot read {ex.readme}: {exc.strerror}") from None
-    console.print(Markdown(text))
-    env = hand_run_env(ex.number)
+    for is_code, piece in hand_run.split_code_blocks(hand_run.fill_placeholders(text)):
+        if is_code:
+            console.print()
+            for line in textwrap.dedent(piece).splitlines():
+                _plain(f"    {line}", "cyan")
+            console.print()
+        else:
+            console.print(Markdown(piece))
+    env, problem = _hand_env(ex)
+    console.print("\n[bold]Run your program by hand against this lab:[/]", highlight=False)
+    _plain(f"  lab exercise run {ex.number} {ex.working_name}", "cyan")
     if env:
-        console.print(
-            f"\n[bold]With this lab, run your program by hand as:[/]\n  {escape(env)} python {ex.working_name}",
+        console.print("[bold]or set the same environment yourself:[/]", highlight=False)
+        _plain(f"  {hand_run.command_line(env, ex.working_name)}", "cyan")
+    elif problem:
+        console.print(f"[dim](the lab's addresses are unknown: {escape(problem)})[/]")
+
+
+@exercise_app.command("run")
+def run(
+    number: Annotated[str, typer.Argument(help="exercise number")],
+    file: Annotated[
+        Path | None, typer.Argument(help="your program (default: the file `start` wrote)")
+    ] = None,
+) -> None:
+    """Run your program once against this lab, with the environment its check gives it."""
+    from lab.exercise import hand_run
+
+    ex = _exercise(number)
+    program = file or _default_file(ex)
+    if not program.is_file():
+        raise fail(f"no file to run: {program} does not exist (lab exercise start {ex.number})")
+    env, problem = _hand_env(ex)
+    if problem:
+        raise fail(problem)
+    err.print(
+        f"running {hand_run.command_line(env, str(program))}",
+        soft_wrap=True,
+        markup=False,
+        highlight=False,
+        style="dim",
+    )
+    if "WIRELAB_LISTEN_PORT" in env:
+        where = f"{env['WIRELAB_LISTEN_HOST']}:{env['WIRELAB_LISTEN_PORT']}"
+        err.print(
+            f"it should listen on {where}: try curl -i http://{where}/nope (Ctrl-C stops it)",
+            soft_wrap=True,
+            markup=False,
             highlight=False,
         )
+    raise typer.Exit(hand_run.run_by_hand(program, env))
 
 
 @exercise_app.command("start")
@@ -178,33 +213,62 @@ def _check_one(ex: Exercise, file: Path | None) -> CheckResult:
 
 
 def _check_all(
-    folder: Path | None, only: list[int], junit: Path | None, csv_file: Path | None
+    folder: Path | None,
+    only: list[int],
+    junit: Path | None,
+    csv_file: Path | None,
+    jobs: int,
+    time_limit: float | None,
+    html: Path | None = None,
 ) -> bool:
-    from lab.exercise import grading
-    from lab.exercise.check_runner import run_check
+    from lab.exercise import grading, grading_pool
 
     exercises = [e for e in all_exercises() if not only or e.number in only]
     if not exercises:
         raise fail(f"no exercises match --only {only}")
     if folder is None:
         # An instructor's CI: every reference solution must pass against this lab.
-        grade = grading.StudentGrade("solutions")
-        for ex in exercises:
-            result = run_check(ex, ex.solution)
-            grade.results[ex.number] = result
-            _line("solutions", ex, result)
-        grades = [grade]
+        folders, items = ["solutions"], [("solutions", ex, ex.solution) for ex in exercises]
     else:
         if not folder.is_dir():
             raise fail(f"{folder} is not a folder (it should hold one subfolder per student)")
-        if not grading.student_folders(folder):
+        students = grading.student_folders(folder)
+        if not students:
             raise fail(f"{folder} has no student subfolders")
-        grades = grading.grade_all(folder, exercises, _line)
+        folders = [s.name for s in students]
+        items = [(s.name, ex, grading.find_submission(s, ex)) for s in students for ex in exercises]
+    if jobs > 1:
+        console.print(
+            f"grading on {jobs} labs of its own (starting them takes a little while)...",
+            highlight=False,
+        )
+        try:
+            results = grading_pool.grade_parallel(items, jobs, time_limit, _line)
+        except BackendError as exc:
+            raise fail(str(exc)) from None
+    else:
+        results = {}
+        for student, ex, program in items:
+            result = (
+                grading.missing_result(ex)
+                if program is None
+                else grading.grade_one(ex, program, time_limit)
+            )
+            results[(student, ex.number)] = result
+            _line(student, ex, result)
+    grades = []
+    for student in folders:
+        grade = grading.StudentGrade(student)
+        grade.results = {ex.number: results[(student, ex.number)] for ex in exercises}
+        grades.append(grade)
     table = Table(title="grades")
-    for col in ("student", "passed", "failed"):
-        table.add_column(col)
+    for col in ("student", "passed", "failed", "not passed"):
+        table.add_column(col, overflow="fold")
     for grade in grades:
-        table.add_row(escape(grade.student), str(grade.passed), str(grade.failed))
+        missed = ", ".join(
+            f"{n:02d} {grade.status(n)}" for n, r in grade.results.items() if not r.passed
+        )
+        table.add_row(escape(grade.student), str(grade.passed), str(grade.failed), missed)
     console.print(table)
     if csv_file is not None:
         grading.write_csv(csv_file, grades, exercises)
@@ -212,18 +276,50 @@ def _check_all(
     if junit is not None:
         grading.write_junit(junit, grades, exercises)
         console.print(f"JUnit XML written to {escape(str(junit))}")
+    if html is not None:
+        from lab.console.reports import grades_report
+
+        grades_report(html, grades, exercises)
+        console.print(f"HTML report written to {escape(str(html))}")
     return all(g.failed == 0 for g in grades)
 
 
+_MARKS = {"pass": "green", "fail": "red", "crash": "red", "timeout": "yellow", "missing": "dim"}
+
+
 def _line(student: str, ex: Exercise, result: CheckResult) -> None:
-    mark = (
-        "[green]pass[/]"
-        if result.passed
-        else ("[red]crash[/]" if result.crashed else "[red]fail[/]")
+    """One line per graded exercise; what went wrong on its own line, folded at spaces."""
+    from lab.exercise.grading import verdict
+
+    word = verdict(result)
+    console.print(
+        f"  {escape(student)} / {ex.number:02d} [{_MARKS[word]}]{word}[/]"
+        f" [dim]({result.duration:.1f} s)[/]",
+        highlight=False,
     )
-    first_line = (result.summary().splitlines() or [""])[0]
-    detail = "" if result.passed else f": {escape(first_line[:160])}"
-    console.print(f"  {escape(student)} / {ex.number:02d} {mark}{detail}", highlight=False)
+    if not result.passed:
+        first_line = (result.summary().splitlines() or [""])[0]
+        console.print(Padding(Text(first_line), (0, 0, 0, 6)), highlight=False, overflow="fold")
+
+
+@contextlib.contextmanager
+def _interrupts_end_programs() -> Iterator[None]:
+    """Ctrl-C: the student's program tree is stopped on the way out (program.py), then the
+    lab is restored; one line says both, and the exit code is 130."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        from lab.exercise.check_runner import interrupted_message, restore_lab
+        from lab.scenario.rollback import signals_deferred
+
+        line = "interrupted"
+        try:
+            with signals_deferred():  # a second Ctrl-C waits for the restore
+                line = interrupted_message(restore_lab())
+        except KeyboardInterrupt:
+            pass
+        err.print(escape(line), highlight=False, soft_wrap=True)
+        raise typer.Exit(130) from None
 
 
 @exercise_app.command("check")
@@ -250,6 +346,25 @@ def check(
     only: Annotated[
         list[int], typer.Option("--only", help="with --all: just these exercises (repeatable)")
     ] = [],  # noqa: B006
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs",
+            min=1,
+            help="with --all: grade in parallel on N labs of its own (local backend)",
+        ),
+    ] = 1,
+    time_limit: Annotated[
+        float,
+        typer.Option(
+            "--time-limit",
+            min=1,
+            help="with --all: seconds a program may run per exercise; then it is stopped and graded timeout",
+        ),
+    ] = 30.0,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="write a self-contained HTML roster (with --all)")
+    ] = None,
 ) -> None:
     """Run an exercise's check against your program: every expectation, what was seen, a hint.
 
@@ -258,13 +373,17 @@ def check(
     if all_:
         if file is not None:
             raise fail("with --all, give only the submissions folder")
-        ok = _check_all(Path(number) if number else None, only, junit, csv_file)
+        with _interrupts_end_programs():
+            ok = _check_all(
+                Path(number) if number else None, only, junit, csv_file, jobs, time_limit, html
+            )
         raise typer.Exit(0 if ok else 1)
-    if junit or csv_file or only:
-        raise fail("--junit, --csv and --only go with --all")
+    if junit or csv_file or only or html or jobs != 1:
+        raise fail("--junit, --csv, --html, --only and --jobs go with --all")
     if number is None:
         raise fail("which exercise? lab exercise check N [FILE] (lab exercise list shows them)")
-    result = _check_one(_exercise(number), file)
+    with _interrupts_end_programs():
+        result = _check_one(_exercise(number), file)
     if result.error and not result.crashed:
         raise typer.Exit(2)
     raise typer.Exit(0 if result.passed else 1)

@@ -7,6 +7,7 @@ selector, --set) or the lab is not up, 130 interrupted (after the rollback).
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import time
 from pathlib import Path
@@ -77,53 +78,48 @@ def _selected(loaded: Loaded, names: list[str]) -> list:
 
 
 def _backend_ready(bring_up: bool) -> Any:
+    """The recorded lab, repaired of what a killed run left (toxics, disabled proxies,
+    paused services), and up; else exit 2 with the exact cause."""
     from lab.backends import BackendError
-    from lab.context import current_backend, record_backend
+    from lab.cli_state import report_repairs
+    from lab.context import current_backend, remember_up
 
     try:
         backend = current_backend()
-        if backend.is_up():
+        report_repairs(backend)
+        rows = backend.status()
+        if all(r.state == "healthy" for r in rows):
             return backend
         if not bring_up:
+            causes = "; ".join(
+                f"{r.service} is {r.state}" + (f" ({r.detail})" if r.detail else "")
+                for r in rows
+                if r.state != "healthy"
+            )
             raise _fail(
-                f"the lab is not up ({backend.name} backend): run `lab up` first, or pass --up "
-                "to `lab run` to bring it up"
+                f"the lab is not up ({backend.name} backend): {causes}. Run `lab up` first, "
+                "or pass --up to `lab run` to bring it up"
             )
         with console.status(f"bringing the lab up ({backend.name} backend)..."):
             backend.up()
-        record_backend(backend.name)
+        remember_up(backend, {})
         return backend
     except BackendError as exc:
-        raise _fail(str(exc)) from None
+        raise _fail(str(exc), getattr(exc, "exit_code", 2)) from None
 
 
-def run_command(
-    names: Annotated[
-        list[str] | None, typer.Argument(help="scenario names, themes, tags, files, or all")
-    ] = None,
-    set_: Annotated[
-        list[str], typer.Option("--set", help="override a variable: key=value (repeatable)")
-    ] = [],  # noqa: B006
-    junit: Annotated[Path | None, typer.Option("--junit", help="write JUnit XML here")] = None,
-    json_: Annotated[
-        Path | None, typer.Option("--json", help="write the JSON journal here")
-    ] = None,
-    up: Annotated[bool, typer.Option("--up", help="bring the lab up first if it is not")] = False,
-    repeat: Annotated[
-        int, typer.Option("--repeat", min=1, max=1000, help="run the selection N times in a row")
-    ] = 1,
-    stop_on_failure: Annotated[
-        bool, typer.Option("--stop-on-failure", "-x", help="stop at the first failure")
-    ] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="print every step")] = False,
-    scenarios_dir: Annotated[Path | None, typer.Option(help="scenario library folder")] = None,
-) -> None:
-    """Run scenarios: apply faults, drive clients, check what they see, always roll back."""
+def _start_run(
+    names: list[str] | None,
+    set_: list[str],
+    up: bool,
+    verbose: bool,
+    scenarios_dir: Path | None,
+    wait_for: Path | None = None,
+) -> tuple[list, Any, Any, Any, Any]:
+    """Everything before the first scenario: load, select, get the lab ready."""
     from lab.faultproxy_client import FaultProxyClient
-    from lab.scenario.engine import Interrupted, Runner
-    from lab.scenario.journal import journal, write_journal
-    from lab.scenario.junit import write_junit
-    from lab.scenario.progress import RichProgress, print_report
+    from lab.scenario.engine import Runner
+    from lab.scenario.progress import RichProgress
 
     names = list(names or ["all"])
     try:
@@ -137,10 +133,66 @@ def run_command(
     chosen = _selected(loaded, names)
     if not chosen:
         raise _fail(f"no scenarios found under {scenarios_dir or scenarios_root()}")
+    if wait_for is not None:
+        _wait_for(wait_for)
     backend = _backend_ready(up)
     proxy_api = FaultProxyClient(backend.faultproxy_url())
     progress = RichProgress(console, verbose=verbose)
     runner = Runner(backend, proxy_api, progress)
+    return chosen, backend, proxy_api, progress, runner
+
+
+def run_command(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="scenario names, themes, tags, files, or all")
+    ] = None,
+    set_: Annotated[
+        list[str], typer.Option("--set", help="override a variable: key=value (repeatable)")
+    ] = [],  # noqa: B006
+    junit: Annotated[Path | None, typer.Option("--junit", help="write JUnit XML here")] = None,
+    json_: Annotated[
+        Path | None, typer.Option("--json", help="write the JSON journal here")
+    ] = None,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="write a self-contained HTML report here")
+    ] = None,
+    up: Annotated[bool, typer.Option("--up", help="bring the lab up first if it is not")] = False,
+    repeat: Annotated[
+        int, typer.Option("--repeat", min=1, max=1000, help="run the selection N times in a row")
+    ] = 1,
+    stop_on_failure: Annotated[
+        bool, typer.Option("--stop-on-failure", "-x", help="stop at the first failure")
+    ] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="print every step")] = False,
+    scenarios_dir: Annotated[Path | None, typer.Option(help="scenario library folder")] = None,
+    no_report: Annotated[
+        bool, typer.Option("--no-report", hidden=True, help="progress lines only (the runner)")
+    ] = False,
+    wait_for: Annotated[
+        Path | None, typer.Option("--wait-for", hidden=True, help="start when FILE exists")
+    ] = None,
+) -> None:
+    """Run scenarios: apply faults, drive clients, check what they see, always roll back.
+
+    On the docker backend, scenarios run in a runner container on the lab network (no
+    docker-proxy between client and service), except those that pause, stop or partition
+    a service, which run here; the report merges both and says where each ran.
+    """
+    try:
+        from lab.interrupts import exit_on_interrupt
+        from lab.scenario.engine import Interrupted
+        from lab.scenario.journal import journal, write_journal
+        from lab.scenario.junit import write_junit
+        from lab.scenario.progress import print_report
+
+        chosen, backend, proxy_api, progress, runner = _start_run(
+            names, set_, up, verbose, scenarios_dir, wait_for
+        )
+        in_network, on_host = _split(backend, chosen)
+    except KeyboardInterrupt:
+        # Nothing applied yet (the lab repair, if any, is complete or harmless to redo).
+        err.print("interrupted while starting: no scenario ran, nothing to roll back")
+        raise typer.Exit(130) from None
 
     def terminate(signum: int, frame: object) -> None:
         raise KeyboardInterrupt  # SIGTERM rolls back exactly like Ctrl-C
@@ -148,26 +200,164 @@ def run_command(
     previous = signal.signal(signal.SIGTERM, terminate)
     started = time.time()
     interrupted = False
+    results: list = []
+    remote: dict[int, dict] = {}  # id(result) -> the runner's journal entry
+    session = None
     try:
-        results = runner.run(chosen, repeat=repeat, stop_on_failure=stop_on_failure)
+        if in_network:  # started now, so its start overlaps the host's scenarios
+            session = _start_runner(backend, in_network, on_host, set_, repeat,
+                                    stop_on_failure, verbose)  # fmt: skip
+        if on_host:
+            results += runner.run(on_host, repeat=repeat, stop_on_failure=stop_on_failure)
+        failed = any(r.status in ("failed", "error") for r in results)
+        if session is not None and not (stop_on_failure and failed):
+            found, interrupted = _collect(session, in_network)
+            results += [result for result, _ in found]
+            remote = {id(result): entry for result, entry in found}
     except Interrupted as exc:
-        results, interrupted = exc.results, True
+        results, interrupted = results + exc.results, True
+    except KeyboardInterrupt:
+        interrupted = True
     finally:
+        # Every scenario run here has rolled back by now: another Ctrl-C just ends the
+        # process (once the runner container, if any, has been told and closed).
+        if session is None:
+            exit_on_interrupt("interrupted again: the lab was already rolled back")
         signal.signal(signal.SIGTERM, previous)
         progress.stop()
+        if session is not None:
+            session.close()
+        if interrupted and in_network:
+            with contextlib.suppress(Exception):
+                proxy_api.reset()  # a safety net: the runner rolled back its own faults
+        exit_on_interrupt("interrupted again: the lab was already rolled back")
         runner.close()
         proxy_api.close()
-    print_report(console, results)
+    order = {id(s): i for i, s in enumerate(chosen)}
+    results.sort(key=lambda r: (r.iteration, order.get(id(r.scenario), 0)))
+    ran_in = _ran_in(backend, remote)
+    if not no_report:
+        print_report(console, results, ran_in=ran_in)
     data = journal(results, backend.name, started, interrupted)
+    if ran_in is not None:
+        for i, result in enumerate(results):
+            entry = remote.get(id(result))
+            if entry:  # the runner's own entry, with every step it recorded
+                data["scenarios"][i] = {**entry, "theme": result.scenario.theme}
+            data["scenarios"][i]["ran_in"] = ran_in(result)
     if json_:
         write_journal(json_, data)
     if junit:
         write_junit(junit, results)
+    if html:
+        from lab.console.reports import scenario_report
+
+        scenario_report(html, data)
     if interrupted:
-        err.print("[yellow]interrupted: the lab was rolled back[/]")
+        if not no_report:
+            err.print("[yellow]interrupted: the lab was rolled back[/]")
         raise typer.Exit(130)
     if not data["passed"]:
         raise typer.Exit(1)
+
+
+def _split(backend: Any, chosen: list) -> tuple[list, list]:
+    """(scenarios for the runner container in the lab network, scenarios for the host).
+
+    Only the docker backend, from the host, has a network to run in: there, a scenario
+    runs in the lab network unless it acts on services (which needs the engine).
+    """
+    if getattr(backend, "name", "") != "docker" or getattr(backend, "in_network", True):
+        return [], list(chosen)
+    from lab.backends.docker_runner import WHERE_NETWORK, placement
+
+    in_network = [s for s in chosen if placement(s.needs) == WHERE_NETWORK]
+    return in_network, [s for s in chosen if s not in in_network]
+
+
+def _ran_in(backend: Any, remote: dict[int, dict]) -> Any:
+    """Where each result's probes ran (a report column), or None when all ran here."""
+    if getattr(backend, "name", "") != "docker" or getattr(backend, "in_network", True):
+        return None
+    from lab.backends.docker_runner import WHERE_HOST, WHERE_NETWORK
+
+    return lambda result: WHERE_NETWORK if id(result) in remote else WHERE_HOST
+
+
+def _wait_for(gate: Path, timeout: float = 600.0) -> None:
+    """The runner container's gate: `lab run` on the host opens it after its own part."""
+    deadline = time.monotonic() + timeout
+    while not gate.exists():
+        if time.monotonic() > deadline:
+            raise _fail(f"{gate} did not appear within {timeout:.0f}s")
+        time.sleep(0.05)
+
+
+def _start_runner(
+    backend: Any,
+    scenarios: list,
+    on_host: list,
+    set_: list[str],
+    repeat: int,
+    stop_on_failure: bool,
+    verbose: bool,
+) -> Any:
+    """Start the runner container for ``scenarios``; it waits until ``_collect`` opens it."""
+    from lab.backends import BackendError
+    from lab.backends.docker_runner import RunnerPlan, RunnerSession
+
+    args = [a for item in set_ for a in ("--set", item)]
+    args += ["--repeat", str(repeat)] if repeat > 1 else []
+    args += ["--stop-on-failure"] if stop_on_failure else []
+    args += ["--verbose"] if verbose else []
+    first = f"{len(on_host)} on the host first (they pause, stop or partition services), "
+    console.print(
+        f"[dim]{first if on_host else ''}{len(scenarios)} in the lab network (a runner "
+        "container, no docker-proxy in the way)[/]",
+        highlight=False,
+    )
+    try:
+        return RunnerSession(
+            backend,
+            RunnerPlan([s.path for s in scenarios]),
+            args,
+            columns=console.width,
+            colour=console.is_terminal,
+        )
+    except BackendError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _collect(session: Any, scenarios: list) -> tuple[list[tuple[Any, dict]], bool]:
+    """Let the runner go, stream it, and turn its journal into ScenarioResults."""
+    from lab.scenario.engine import ScenarioResult
+
+    outcome = session.run()
+    by_name = {s.name: s for s in scenarios}
+    found: list[tuple[Any, dict]] = []
+    for entry in (outcome.journal or {}).get("scenarios", []):
+        scenario = by_name.get(entry.get("name"))
+        if scenario is None:
+            continue
+        result = ScenarioResult(
+            scenario,
+            entry.get("status", "error"),
+            reason=entry.get("failure") or entry.get("reason") or "",
+            started=float(entry.get("started", 0.0)),
+            duration=float(entry.get("duration", 0.0)),
+            leftovers=list(entry.get("leftovers") or []),
+            iteration=int(entry.get("iteration", 1)),
+        )
+        found.append((result, entry))
+    if outcome.journal is None and not outcome.interrupted:
+        # It never got to run them (it could not reach the lab, say): each is an error,
+        # with the runner's last words, rather than a silent pass.
+        last = (outcome.log_tail.strip().splitlines() or ["no output"])[-1][:300]
+        reason = f"the runner container exited with {outcome.exit_code} before reporting: {last}"
+        for scenario in scenarios:
+            result = ScenarioResult(scenario, "error", reason=reason)
+            found.append((result, {}))
+    return found, outcome.interrupted
 
 
 def validate_command(

@@ -155,6 +155,7 @@ def measure_cmd(
     ),
     timeout: float = typer.Option(2.0, "--timeout", help="seconds to wait for the server"),
     as_json: bool = typer.Option(False, "--json", help="print JSON only"),
+    html: str | None = typer.Option(None, "--html", help="write a self-contained HTML report here"),
 ) -> None:
     """Request a stream, receive it, and report loss, duplicates, reordering, jitter and delay."""
     if count is not None and duration is not None:
@@ -179,6 +180,12 @@ def measure_cmd(
         raise _fail(str(exc), as_json) from None
     except KeyboardInterrupt:
         raise _fail("interrupted (the stream was stopped)", as_json) from None
+    if html:
+        from pathlib import Path
+
+        from lab.console.reports import udp_report
+
+        udp_report(Path(html), result)
     if as_json:
         print(json.dumps(result.to_dict()))
         return

@@ -1,51 +1,62 @@
-"""Which backend the lab was brought up with, so every command and scenario agrees.
+"""Which lab a command talks to: the one `lab up` recorded in the state folder.
 
-`lab up` records the backend name in the state folder; later commands (from any shell)
-read it back. With nothing recorded, the local backend is assumed. ``shared_backend()``
-resolves it once per process for code that asks many times (the exercise checks).
+`lab up` records the backend, the port offset and every port (lab/state_record.py); later
+commands, from any shell, rebuild the same backend from that record, and refuse
+(``LabMismatch``) when this shell's settings point at another lab. With nothing recorded,
+$WIRELAB_BACKEND or the local backend is assumed. ``shared_backend()`` resolves it once
+per process for code that asks many times (the exercise checks).
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
-from lab.backends import Backend, get_backend
-from services.common.paths import state_dir
+from lab import state_record
+from lab.backends import Backend, BackendError, get_backend
 
-_STATE_FILE = "backend.json"
 _shared: Backend | None = None
 
 
-def _file() -> Path:
-    return state_dir() / _STATE_FILE
+class LabMismatch(BackendError):
+    """This shell's settings point at a different lab than the recorded one (exit 2)."""
+
+    exit_code = 2
 
 
-def record_backend(name: str, options: dict | None = None) -> None:
-    _file().write_text(json.dumps({"backend": name, "options": options or {}}))
+def record_backend(name: str, options: dict | None = None, folder: Path | None = None) -> None:
+    """Remember how the lab was started: the backend, and the ports this shell resolves."""
+    state_record.write(state_record.resolve_record(name, options), folder)
 
 
 def forget_recorded_backend() -> None:
-    _file().unlink(missing_ok=True)
+    state_record.forget()
 
 
 def recorded_backend_name() -> str | None:
-    try:
-        return json.loads(_file().read_text())["backend"]
-    except (OSError, ValueError, KeyError):
-        return None
+    record = state_record.read()
+    return record.backend if record else None
+
+
+def check_shell_agrees(backend: str | None = None, options: dict | None = None) -> None:
+    """Raise LabMismatch when this shell (env, plus flags) disagrees with the recorded lab."""
+    record = state_record.read()
+    if record is None:
+        return
+    why = state_record.conflict(record, backend, options)
+    if why:
+        raise LabMismatch(why)
 
 
 def current_backend(default: str | None = None) -> Backend:
-    """The backend named by $WIRELAB_BACKEND, else the one `lab up` recorded, else local."""
-    name = os.environ.get("WIRELAB_BACKEND") or recorded_backend_name() or default or "local"
-    options = {}
-    try:
-        options = json.loads(_file().read_text()).get("options", {})
-    except (OSError, ValueError):
-        pass
-    return get_backend(name, **options)
+    """The lab `lab up` recorded (refused if this shell points elsewhere), else the backend
+    named by $WIRELAB_BACKEND with this shell's ports, else local."""
+    record = state_record.read()
+    if record is not None:
+        check_shell_agrees()
+        return get_backend(record.backend, **record.backend_options())
+    name = os.environ.get("WIRELAB_BACKEND") or default or "local"
+    return get_backend(name)
 
 
 def shared_backend() -> Backend:
@@ -60,3 +71,21 @@ def forget_shared_backend() -> None:
     """Resolve afresh on the next call (tests start labs on other port offsets)."""
     global _shared
     _shared = None
+
+
+def backend_for_up(backend: str, options: dict) -> tuple[Backend, bool]:
+    """The backend `lab up` starts, and whether a lab was recorded already.
+
+    With a record, `lab up` brings back that same lab (flags and env must agree with it);
+    without one, the backend and ports this shell asks for."""
+    record = state_record.read()
+    if record is None:
+        return get_backend(backend, **options), False
+    check_shell_agrees(None if backend == "auto" else backend, options)
+    return get_backend(record.backend, **record.backend_options()), True
+
+
+def remember_up(backend: Backend, options: dict) -> None:
+    """Record the lab `lab up` just started (a recorded lab stays as recorded)."""
+    if state_record.read() is None:
+        record_backend(backend.name, options)

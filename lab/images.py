@@ -136,14 +136,63 @@ def resolve_base_image(client, requested: str | None = None, log: Log = _stderr)
     return ensure_debootstrap_base(client, log=log)
 
 
+def find_debootstrap() -> str | None:
+    """debootstrap's path; /usr/sbin is often missing from a user's PATH."""
+    found = shutil.which("debootstrap")
+    if found:
+        return found
+    return "/usr/sbin/debootstrap" if Path("/usr/sbin/debootstrap").exists() else None
+
+
+def image_blocker(
+    client,
+    find: Callable[[], str | None] = find_debootstrap,
+    euid: Callable[[], int] = os.geteuid,
+) -> tuple[str, str] | None:
+    """Why the lab's image cannot be made on this machine, and the command that fixes it;
+    None when it can (`lab up --backend auto` then picks docker).
+
+    The same order as ``ensure_app_image``: a preset image, the base in the engine, the
+    cached debootstrap base, debootstrap itself (needs root), a pull of the base.
+    """
+    import docker.errors
+
+    preset = os.environ.get("WIRELAB_IMAGE")
+    if preset:
+        if _have_image(client, preset):
+            return None
+        return (
+            f"the image {preset} (WIRELAB_IMAGE) is not in the engine",
+            f"docker load < {preset}.tar",
+        )
+    explicit = os.environ.get("WIRELAB_BASE_IMAGE")
+    requested = explicit or DEFAULT_BASE
+    if _have_image(client, requested) or (not explicit and _have_image(client, debootstrap_tag())):
+        return None
+    debootstrap = find()
+    if debootstrap and euid() == 0:
+        return None
+    try:
+        repo, tag = _split_reference(requested)
+        client.images.pull(repo, tag=tag)
+        return None
+    except docker.errors.APIError:
+        pass
+    build = f"sudo -E {sys.executable} -m lab.images"
+    if debootstrap is None:
+        return (
+            f"{requested} cannot be pulled and debootstrap is missing",
+            f"sudo apt-get install -y debootstrap && {build}",
+        )
+    return (f"{requested} cannot be pulled and building a base with debootstrap needs root", build)
+
+
 def ensure_debootstrap_base(client, log: Log = _stderr, mirror: str | None = None) -> str:
     """Build (once) a minimal Debian with python3 and import it; later calls reuse it."""
     tag = debootstrap_tag()
     if _have_image(client, tag):
         return tag
-    debootstrap = shutil.which("debootstrap") or (
-        "/usr/sbin/debootstrap" if Path("/usr/sbin/debootstrap").exists() else None
-    )
+    debootstrap = find_debootstrap()
     if debootstrap is None:
         raise ImageError(
             "no base image: python:3.11-slim cannot be pulled and debootstrap is missing: "

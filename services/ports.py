@@ -49,6 +49,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("restapi", "restapi", 8000),
     Endpoint("udpstream", "udpstream", 9999, proto="udp", kind="udp"),
     Endpoint("faultproxy", "faultproxy", 8474, proxied=False),
+    # The lab console (`lab console`, lab/console/): a web page the host's browser opens, so
+    # it runs on the host beside any backend and is in no compose service.
+    Endpoint("console", "console", 8475, proxied=False),
 )
 
 BY_NAME: dict[str, Endpoint] = {e.name: e for e in ENDPOINTS}

@@ -35,7 +35,8 @@ CAPABILITY_NOTES = {
     "run it on `lab up --backend docker`",
     "raw-transport": "the client must reach the services with no proxy in between, so "
     "refused, RST and UDP bursts are seen as they happen: run it on `lab up --backend local` "
-    "or inside the Compose network (`docker-compose --profile runner run --rm lab run all`)",
+    "or on `lab up --backend docker`, whose `lab run` runs it in a runner container on the lab "
+    "network",
 }
 CAPABILITY_NOTES["resume"] = CAPABILITY_NOTES["pause"]
 CAPABILITY_NOTES["start"] = CAPABILITY_NOTES["stop"]

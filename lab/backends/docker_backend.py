@@ -21,6 +21,7 @@ import io
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tarfile
 import time
@@ -55,6 +56,9 @@ ACTIONS = frozenset({"pause", "resume", "stop", "start", "partition", "heal"})
 # peer's RST arrives as accept-then-EOF, and it drops UDP datagrams in bursts. Only the
 # runner inside the Compose network talks to the services directly.
 RAW_TRANSPORT = "raw-transport"
+# On the scenario runner containers `lab run` starts in the lab network (value: the
+# project), so `lab down` removes them even after a `lab run` that was killed outright.
+RUNNER_LABEL = "org.wirelab.runner"
 _ENGINE_TIMEOUT = 2.0
 
 
@@ -73,6 +77,27 @@ def engine_available() -> bool:
             client.close()
     except Exception:  # any failure means "no usable engine", which is the answer
         return False
+
+
+def auto_backend() -> tuple[str, str]:
+    """``lab up --backend auto``: ("docker", "") when an engine answers and the lab's image
+    can be made, else ("local", one line saying why, with the command that enables Docker).
+    """
+    if not engine_available():
+        return "local", (
+            "using the local backend: no Docker engine answers (to use Docker, install and "
+            "start it: sudo systemctl start docker)"
+        )
+    from lab.images import ImageError, docker_client, image_blocker
+
+    try:
+        blocked = image_blocker(docker_client())
+    except ImageError as exc:
+        return "local", f"using the local backend: {exc}"
+    if blocked is None:
+        return "docker", ""
+    why, fix = blocked
+    return "local", f"using the local backend: {why} (to use Docker: {fix})"
 
 
 @functools.cache
@@ -155,6 +180,7 @@ class DockerBackend(Backend):
                 f"project name {raw_project!r} has no usable characters: use [a-z0-9_-]"
             )
         self._port_cache: dict[str, tuple[float, dict]] = {}
+        self._ips: dict[str, str] = {}
         self.compose_file = Path(compose_file or COMPOSE_FILE)
         self.state = resolve_state_dir(state_dir)
         self.build = build
@@ -179,19 +205,22 @@ class DockerBackend(Backend):
         self._env = env
 
     def capability_note(self, capability: str) -> str | None:
-        """Why this backend lacks ``capability`` and where the scenario runs instead."""
+        """Why this backend lacks ``capability`` and where the scenario runs instead.
+
+        `lab run` on the host sends each scenario where it can run (see
+        lab/backends/docker_runner.py), so these reasons show only for a scenario that needs
+        both raw transport and a service action, or for a runner started by hand.
+        """
         if self.in_network and capability in ACTIONS:
             return (
                 "the runner inside the Compose network has no Docker engine to act on "
                 "services: run it from the host (`lab up --backend docker`, then `lab run`)"
             )
         if not self.in_network and capability == RAW_TRANSPORT:
-            project = "" if self.project == DEFAULT_PROJECT else f" -p {self.project}"
             return (
                 "Docker's published ports go through docker-proxy, which hides refused/RST "
-                "and drops UDP bursts; run it inside the network: "
-                f"`docker-compose{project} --profile runner run --rm lab run all` "
-                "(or the local backend)"
+                "and drops UDP bursts; `lab run` runs it in a runner container on the lab "
+                "network, where no service action is possible (or use the local backend)"
             )
         return super().capability_note(capability)
 
@@ -448,6 +477,9 @@ class DockerBackend(Backend):
         args = ["down", "--remove-orphans", "--timeout", "3"]
         if volumes:
             args.append("--volumes")
+        # First the runners: compose does not know them, and the network cannot go while a
+        # container is still attached to it.
+        self.remove_runners()
         self._compose(*args)
         self._port_cache.clear()
         # Whatever compose did not remove (a `run` container left behind, say) goes too.
@@ -455,6 +487,19 @@ class DockerBackend(Backend):
             all=True, filters={"label": f"com.docker.compose.project={self.project}"}
         ):
             c.remove(force=True, v=volumes)
+
+    def runners(self) -> list:
+        """The scenario runner containers `lab run` started for this project."""
+        return self.client.containers.list(
+            all=True, filters={"label": f"{RUNNER_LABEL}={self.project}"}
+        )
+
+    def remove_runners(self) -> None:
+        for container in self.runners():
+            try:
+                container.remove(force=True)
+            except Exception:  # already gone, which is the point
+                pass
 
     def status(self) -> list[ServiceStatus]:
         if self.in_network:
@@ -478,7 +523,10 @@ class DockerBackend(Backend):
         if not self._on_network(container):
             return ServiceStatus(service, "partitioned", addresses, None, "off the lab network")
         try:
-            detail = self._probe(service)
+            t0 = time.monotonic()
+            self._probe(service)
+            # Like the local backend's "pid N, probe N ms": short enough for 80 columns.
+            detail = f"{container.short_id}, probe {(time.monotonic() - t0) * 1000:.0f} ms"
             return ServiceStatus(service, "healthy", addresses, None, detail)
         except HealthProbeError as exc:
             return ServiceStatus(service, "unhealthy", addresses, None, str(exc))
@@ -506,8 +554,23 @@ class DockerBackend(Backend):
         if endpoint not in self.host_ports:
             raise BackendError(f"unknown endpoint {endpoint!r}")
         if self.in_network:
-            return _owner(endpoint), _in_network_port(endpoint)
+            return self._service_ip(_owner(endpoint)), _in_network_port(endpoint)
         return "127.0.0.1", self._published_port(endpoint)
+
+    def _service_ip(self, service: str) -> str:
+        """A service's address on the lab network, looked up once.
+
+        The engine's DNS (127.0.0.11) answers in 2 ms to 250 ms on a loaded machine, and a
+        client connecting by name pays that on every connection, inside the times the
+        scenarios measure. Nothing moves a container while a runner lives (service actions
+        run on the host, between runners), so the first answer stays right.
+        """
+        if service not in self._ips:
+            try:
+                self._ips[service] = socket.gethostbyname(service)
+            except OSError:
+                return service  # not resolvable now: the probe using it says so
+        return self._ips[service]
 
     def _published_port(self, endpoint: str) -> int:
         """The host port the engine really published, else the one we asked compose for."""
@@ -537,8 +600,8 @@ class DockerBackend(Backend):
             names += [e.name + VIA_PROXY for e in ENDPOINTS if e.proxied]
         out = []
         for name in names:
-            if self.in_network:
-                host, port = self.address(name)
+            if self.in_network:  # by name: what a reader of `lab status` recognises
+                host, port = _owner(name), _in_network_port(name)
             else:
                 host, port = "127.0.0.1", self.host_ports[name]
             out.append(f"{host}:{port}/{_proto(name)}")

@@ -1,7 +1,10 @@
 """The local backend: each service a child process on 127.0.0.1.
 
 PID and log files live in the state folder, so `lab status` and `lab down` work from any
-shell. Processes get their own session (and process group), so a Ctrl-C in the shell
+shell. Each PID file also holds the process's start time and command line: a PID the
+kernel has since given to another program is never signalled (lab/proc_identity.py). With
+the PID files gone, the lab's processes are still found by scanning /proc for our service
+modules whose WIRELAB_STATE_DIR is this state folder. Processes get their own session (and process group), so a Ctrl-C in the shell
 that ran `lab up` does not take the lab down, and `down` can kill a whole group.
 pause = SIGSTOP, resume = SIGCONT, stop = SIGTERM (then SIGKILL), start = the same
 command line again.
@@ -23,6 +26,7 @@ import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from lab import proc_identity
 from lab.backends.base import Backend, BackendError, ServiceStatus
 from lab.health import HealthProbeError, probe_endpoint, probe_proxies
 from lab.proxies import standard_proxies
@@ -70,6 +74,37 @@ def _all_threads_stopped(pid: int) -> bool:
         return _stopped(pid)
     # A thread that just exited (state None) is not running either.
     return all(_task_state(task / "stat") in ("T", "t", None) for task in tasks)
+
+
+RUNNING_GRACE = 3.0  # seconds a service that was already running gets to pass its probe
+
+
+class _NotHealthy(BackendError):
+    def __init__(self, message: str, cause: str) -> None:
+        super().__init__(message)
+        self.cause = cause
+
+
+def _service_of(args: list[str]) -> str | None:
+    """Which lab service a command line runs (``python -m services.X ...``), if any."""
+    try:
+        module = args[args.index("-m") + 1]
+    except (ValueError, IndexError):
+        return None
+    name = module.removeprefix("services.")
+    if module == name or name not in SERVICES:
+        return None
+    if name == "rawhttp" and "blocking" in args[args.index("-m") :]:
+        return "rawhttp-blocking"
+    return name
+
+
+def _resolved(path: str) -> str:
+    # A deleted state folder cannot be resolved on disk: compare the absolute paths then.
+    try:
+        return str(Path(path).resolve())
+    except OSError:
+        return os.path.abspath(path)
 
 
 def port_free(host: str, port: int, proto: str) -> bool:
@@ -160,6 +195,7 @@ class LocalBackend(Backend):
             self.env[env_var_for(name)] = str(port)
         self.env["WIRELAB_STATE_DIR"] = str(self.state)
         self.env["PYTHONUNBUFFERED"] = "1"
+        self._found: dict[str, list[int]] | None = None  # the last /proc scan
         (self.state / "pids").mkdir(exist_ok=True)
         (self.state / "logs").mkdir(exist_ok=True)
 
@@ -244,13 +280,52 @@ class LocalBackend(Backend):
         return self.state / "logs" / f"{service}.log"
 
     def _running_pid(self, service: str) -> int | None:
+        """The PID of the service's live process, checked against its recorded identity."""
         rec = self._record(service)
-        if rec and rec.get("pid") and _alive(rec["pid"]):
+        if rec and rec.get("pid") and _alive(rec["pid"]) and not self._stale(rec):
             return rec["pid"]
         return None
 
+    @staticmethod
+    def _stale(rec: dict) -> str | None:
+        """Why the live process at the recorded PID is not ours (None: it is ours)."""
+        return proc_identity.mismatch(rec["pid"], rec)
+
+    def _stale_note(self, service: str) -> str:
+        rec = self._record(service)
+        why = self._stale(rec) if rec and rec.get("pid") and _alive(rec["pid"]) else None
+        return f"; its PID file is stale ({why}), which was left alone" if why else ""
+
+    def _scan_key(self) -> str:
+        return str(self.state.resolve())
+
+    def scan(self) -> dict[str, list[int]] | None:
+        """This lab's service processes found in /proc, by service (None: no /proc here).
+
+        A process is ours when it runs ``-m services.<name>`` and its WIRELAB_STATE_DIR is
+        this state folder: this works with the PID files deleted."""
+        if not proc_identity.proc_available():
+            return None
+        found: dict[str, list[int]] = {}
+        me = os.getpid()
+        for pid in proc_identity.all_pids():
+            if pid == me:
+                continue
+            service = _service_of(proc_identity.cmdline(pid) or [])
+            if service is None:
+                continue
+            where = proc_identity.environ_value(pid, "WIRELAB_STATE_DIR")
+            if where is None or _resolved(where) != self._scan_key():
+                continue
+            info = proc_identity.proc_info(pid)
+            if info is None or info.state == "Z":
+                continue
+            found.setdefault(service, []).append(pid)
+        return found
+
     # -- lifecycle ----------------------------------------------------------------------------
     def _preflight(self, services: list[str]) -> None:
+        self._found = self.scan()
         for service in services:
             for module in REQUIRED_MODULES.get(service, ()):
                 if importlib.util.find_spec(module) is None:
@@ -260,6 +335,12 @@ class LocalBackend(Backend):
                     )
             if self._running_pid(service):
                 continue
+            pids = (self._found or {}).get(service)
+            if pids:
+                raise BackendError(
+                    f"{service} of this lab is already running (pid {pids[0]}) but its PID file "
+                    "is gone or stale: `lab down` stops it (it finds the lab's processes), then `lab up`"
+                )
             for endpoint, port, proto in self._ports_of(service):
                 if not port_free(self.host, port, proto):
                     spare = self._spare_port(port, proto)
@@ -288,9 +369,14 @@ class LocalBackend(Backend):
             start_new_session=True, cwd=str(Path(__file__).resolve().parents[2]),
         )  # fmt: skip
         log.close()
-        self._pidfile(service).write_text(
-            json.dumps({"pid": proc.pid, "cmd": cmd, "started": time.time(), "state": "running"})
-        )
+        record = {"pid": proc.pid, "cmd": cmd, "started": time.time(), "state": "running"}
+        # Read at once: the child is not yet exec'd a moment after fork, so the command
+        # line is the recorded one; the start time is what tells a reused PID apart.
+        info = proc_identity.proc_info(proc.pid)
+        if info is not None:
+            record["start_ticks"] = info.start_ticks
+            record["cmdline"] = proc_identity.cmdline(proc.pid) or cmd
+        self._pidfile(service).write_text(json.dumps(record))
         return proc.pid
 
     def _probe(self, service: str) -> str:
@@ -330,8 +416,9 @@ class LocalBackend(Backend):
             except HealthProbeError as exc:
                 last_error = str(exc)
             if time.monotonic() > deadline:
-                raise BackendError(
-                    f"{service} did not become healthy in time: {last_error} (see `lab logs {service}`)"
+                raise _NotHealthy(
+                    f"{service} did not become healthy in time: {last_error} (see `lab logs {service}`)",
+                    last_error,
                 )
             time.sleep(0.05)
 
@@ -360,21 +447,41 @@ class LocalBackend(Backend):
         # The proxy last: it is useless before its upstreams answer.
         for service in sorted(services, key=lambda s: s == "faultproxy"):
             pid = self._running_pid(service)
-            if pid and _stopped(pid):
-                os.killpg(pid, signal.SIGCONT)
             started = time.monotonic()
-            if pid is None:
-                pid = self._spawn(service)
+            if pid is not None:
+                # Already running: it may hold state made at run time (the proxies a user
+                # created), so a failed probe is reported with its cause, never "repaired"
+                # by killing it. A short wait covers a service another `lab up` just started.
+                if _stopped(pid):
+                    raise BackendError(
+                        f"{service} is paused (pid {pid}): `lab action resume {service}`, "
+                        "or `lab run`/`lab up` through the CLI, which repair a paused lab"
+                    )
+                try:
+                    results.append(
+                        self._wait_healthy(service, pid, started, started + RUNNING_GRACE)
+                    )
+                except BackendError as exc:
+                    raise BackendError(
+                        f"{service} is running (pid {pid}) but fails its health check: "
+                        f"{getattr(exc, 'cause', exc)}; it was left running, with its state: fix the cause, "
+                        f"or restart it with `lab action stop {service} && lab action start {service}`"
+                    ) from None
+                continue
+            pid = self._spawn(service)
             try:
                 results.append(self._wait_healthy(service, pid, started, deadline))
             except BackendError:
-                self._terminate(service)
+                self._terminate(service)  # our own fresh process: nothing of value in it
                 raise
         return results
 
     def _terminate(self, service: str, grace: float = 5.0) -> None:
-        rec = self._record(service)
-        pid = rec.get("pid") if rec else None
+        self._kill_pid(self._running_pid(service), grace)
+
+    @staticmethod
+    def _kill_pid(pid: int | None, grace: float = 5.0) -> None:
+        """SIGTERM the process group led by ``pid`` (a checked PID of ours), then SIGKILL."""
         if pid and _alive(pid):
             for sig in (signal.SIGCONT, signal.SIGTERM):
                 try:
@@ -396,19 +503,53 @@ class LocalBackend(Backend):
                 pass
 
     def down(self, volumes: bool = False) -> None:
+        """Stop every service: those the PID files name (when the PID is still theirs) and
+        any other process of this lab a /proc scan finds (the PID files may be gone)."""
         # Local state (the restapi database, the CA) lives in the state folder and is kept.
         for service in SERVICES:
             self._terminate(service)
             self._pidfile(service).unlink(missing_ok=True)
+        found = self.scan()
+        if found is None:
+            return  # no /proc: the PID files were all there is
+        for pids in found.values():
+            for pid in pids:
+                self._kill_pid(pid)
+        left = self.scan() or {}
+        if any(left.values()):
+            names = ", ".join(f"{s} (pid {', '.join(map(str, p))})" for s, p in left.items() if p)
+            raise BackendError(f"could not stop {names}: stop them by hand (kill PID)")
+
+    def unknown_processes_note(self) -> str:
+        """How a lab without PID files stands, said plainly: `lab status` shows it."""
+        if not proc_identity.proc_available():
+            return "no PID files, and this system has no /proc to look for the lab's processes"
+        return ""
 
     def status(self) -> list[ServiceStatus]:
+        found = None
         out = []
         for service in SERVICES:
             rec = self._record(service)
             pid = self._running_pid(service)
             addrs = self._addresses(service)
+            note = ""
+            if pid is None and (rec is None or rec.get("state") != "stopped"):
+                # No PID file, or one naming a dead or foreign PID: look for the process.
+                if found is None:
+                    found = self.scan()
+                    if found is None:
+                        found = {}
+                        note = " (" + self.unknown_processes_note() + ")"
+                pids = found.get(service, [])
+                if pids:
+                    pid = pids[0]
+                    note = (
+                        f" (no valid PID file: found by scanning /proc{self._stale_note(service)})"
+                    )
+                    rec = rec or {"state": "running"}
             if rec is None:
-                out.append(ServiceStatus(service, "not started", addrs))
+                out.append(ServiceStatus(service, "not started", addrs, detail=note.strip(" ()")))
             elif rec.get("state") == "stopped":
                 out.append(
                     ServiceStatus(
@@ -416,20 +557,20 @@ class LocalBackend(Backend):
                     )
                 )
             elif pid is None:
-                out.append(
-                    ServiceStatus(service, "exited", addrs, detail=self._last_log_line(service))
-                )
+                detail = self._last_log_line(service) + self._stale_note(service)
+                out.append(ServiceStatus(service, "exited", addrs, detail=detail))
             elif _stopped(pid):
-                out.append(ServiceStatus(service, "paused", addrs, detail=f"pid {pid} (SIGSTOP)"))
+                detail = f"pid {pid} (SIGSTOP){note}"
+                out.append(ServiceStatus(service, "paused", addrs, detail=detail))
             else:
                 t0 = time.monotonic()
                 try:
                     self._probe(service)
                     probe_ms = (time.monotonic() - t0) * 1000
-                    detail = f"pid {pid}, probe {probe_ms:.0f} ms"
+                    detail = f"pid {pid}, probe {probe_ms:.0f} ms{note}"
                     out.append(ServiceStatus(service, "healthy", addrs, detail=detail))
                 except HealthProbeError as exc:
-                    out.append(ServiceStatus(service, "unhealthy", addrs, detail=str(exc)))
+                    out.append(ServiceStatus(service, "unhealthy", addrs, detail=f"{exc}{note}"))
         return out
 
     # -- service actions -------------------------------------------------------------------------
@@ -438,7 +579,9 @@ class LocalBackend(Backend):
             raise BackendError(f"unknown service {service!r}: choose from {', '.join(SERVICES)}")
         pid = self._running_pid(service)
         if pid is None:
-            raise BackendError(f"{service} is not running (run `lab up`)")
+            raise BackendError(
+                f"{service} is not running (run `lab up`){self._stale_note(service)}"
+            )
         return pid
 
     def pause(self, service: str, settle: float = 2.0) -> None:

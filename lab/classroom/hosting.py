@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from lab import state_record
 from lab.backends import BackendError, ServiceStatus
 from lab.backends.local import LocalBackend, port_free
 from lab.classroom.registry import TOKEN_ENV, ClassError, ClassLab
@@ -130,7 +131,7 @@ def status_all(labs: list[ClassLab], jobs: int = 8) -> dict[str, list[ServiceSta
 def down_all(labs: list[ClassLab], jobs: int = 8) -> None:
     def one(lab: ClassLab) -> None:
         backend_for(lab).down()
-        (Path(lab.state_dir) / "backend.json").unlink(missing_ok=True)
+        state_record.forget(Path(lab.state_dir))  # as `lab down` does: the lab is gone
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         list(pool.map(one, labs))

@@ -3,14 +3,19 @@ expectations it has judged so far."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import secrets
-from collections.abc import Mapping
+import signal
+import threading
+import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lab.exercise import evidence
 from lab.exercise.outcome import ExerciseOutcome
-from lab.exercise.program import ProgramRun, background_program, run_program
+from lab.exercise.program import Background, ProgramRun, background_program, run_program
 
 
 @dataclass
@@ -19,6 +24,9 @@ class CheckContext:
     params: Mapping[str, object] = field(default_factory=dict)  # from check.yaml's `params`
     outcomes: list[ExerciseOutcome] = field(default_factory=list)
     crashed: bool = False
+    # A grading run's time limit (time.monotonic()): no run of the program goes past it.
+    deadline: float | None = None
+    timed_out: bool = False  # the program was still running when it had to be stopped
 
     # -- judging --------------------------------------------------------------------
     def expect(self, name: str, passed: bool, seen: str = "", hint: str = "") -> bool:
@@ -31,9 +39,14 @@ class CheckContext:
 
     # -- running the student's program ---------------------------------------------
     def run(self, env: Mapping[str, str], *, timeout: float) -> ProgramRun:
-        run = run_program(self.program, env, timeout=timeout)
+        limit = timeout
+        if self.deadline is not None:
+            limit = max(0.0, min(timeout, self.deadline - time.monotonic()))
+        run = run_program(self.program, env, timeout=limit)
         if run.crashed:
             self.crashed = True
+        if run.timed_out and limit < timeout:  # stopped by the time limit, not by the check
+            self.timed_out = True
         return run
 
     def expect_clean_exit(
@@ -42,13 +55,34 @@ class CheckContext:
         hint = "read the traceback above: run the program by hand with the same environment"
         if run.timed_out:
             hint = "it never finished; a blocking call waits for ever without a timeout"
+            self.timed_out = True
         ok = self.expect(name, run.exit_code == 0, run.describe(), hint)
         if not ok and run.stderr.strip():
             self.outcomes[-1].seen += "\n" + _tail(run.stderr)
         return ok
 
-    def background(self, env: Mapping[str, str]):
-        return background_program(self.program, env)
+    @contextlib.contextmanager
+    def background(self, env: Mapping[str, str]) -> Iterator[Background]:
+        """A program left running while the check probes it; stopped at the time limit."""
+        with background_program(self.program, env) as program:
+            timer = None
+            if self.deadline is not None:
+                timer = threading.Timer(
+                    max(0.0, self.deadline - time.monotonic()), self._stop, (program,)
+                )
+                timer.daemon = True
+                timer.start()
+            try:
+                yield program
+            finally:
+                if timer is not None:
+                    timer.cancel()
+
+    def _stop(self, program: Background) -> None:
+        if program.alive():
+            self.timed_out = True
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(program.proc.pid, signal.SIGKILL)
 
     # -- helpers ----------------------------------------------------------------------
     @staticmethod

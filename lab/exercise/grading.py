@@ -3,6 +3,8 @@
 A student's file for exercise N is found by name: ``NN-*.py`` or ``NN.py`` in their folder
 (what `lab exercise start N --to FOLDER` writes), or ``NN-*/`` holding one ``.py`` file.
 A missing file fails that exercise; a crashing program fails it too, and the run goes on.
+A program still running at the time limit is stopped and graded ``timeout``, apart from a
+wrong answer (``fail``). `lab.exercise.grading_pool` runs the same grading in parallel.
 """
 
 from __future__ import annotations
@@ -34,13 +36,37 @@ class StudentGrade:
 
     def status(self, number: int) -> str:
         result = self.results.get(number)
-        if result is None:
-            return "-"
-        if result.passed:
-            return "pass"
-        if result.error.startswith("no file"):
-            return "missing"
-        return "crash" if result.crashed else "fail"
+        return "-" if result is None else verdict(result)
+
+
+def verdict(result: CheckResult) -> str:
+    """pass, fail, crash, timeout or missing: one word for a CSV cell."""
+    if result.passed:
+        return "pass"
+    if result.error.startswith(MISSING_PREFIX):
+        return "missing"
+    if result.timed_out:
+        return "timeout"
+    return "crash" if result.crashed else "fail"
+
+
+MISSING_PREFIX = "no file for exercise"
+
+
+def missing_result(exercise: Exercise) -> CheckResult:
+    result = CheckResult(exercise.number, "")
+    result.error = f"{MISSING_PREFIX} {exercise.number} (expected {exercise.working_name})"
+    return result
+
+
+def grade_one(exercise: Exercise, program: Path, time_limit: float | None) -> CheckResult:
+    """One submission's check; never raises (one submission must not stop the others)."""
+    try:
+        return run_check(exercise, program, time_limit)
+    except Exception as exc:
+        result = CheckResult(exercise.number, str(program))
+        result.error = f"the check failed on this submission: {type(exc).__name__}: {exc}"
+        return result
 
 
 def find_submission(folder: Path, exercise: Exercise) -> Path | None:
@@ -63,29 +89,25 @@ def student_folders(root: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
+OnResult = Callable[[str, Exercise, CheckResult], None]
+
+
 def grade_all(
     root: Path,
     exercises: list[Exercise],
-    on_result: Callable[[str, Exercise, CheckResult], None] | None = None,
+    on_result: OnResult | None = None,
+    time_limit: float | None = None,
 ) -> list[StudentGrade]:
+    """Every student's every exercise, one after the other, against the active lab."""
     grades = []
     for folder in student_folders(root):
         grade = StudentGrade(folder.name)
         for exercise in exercises:
             program = find_submission(folder, exercise)
             if program is None:
-                result = CheckResult(exercise.number, "")
-                result.error = (
-                    f"no file for exercise {exercise.number} (expected {exercise.working_name})"
-                )
+                result = missing_result(exercise)
             else:
-                try:
-                    result = run_check(exercise, program)
-                except Exception as exc:  # never let one submission stop the others
-                    result = CheckResult(exercise.number, str(program))
-                    result.error = (
-                        f"the check failed on this submission: {type(exc).__name__}: {exc}"
-                    )
+                result = grade_one(exercise, program, time_limit)
             grade.results[exercise.number] = result
             if on_result is not None:
                 on_result(folder.name, exercise, result)
@@ -94,7 +116,7 @@ def grade_all(
 
 
 def write_csv(path: Path, grades: list[StudentGrade], exercises: list[Exercise]) -> None:
-    """student, passed, failed, then one column per exercise (pass/fail/crash/missing)."""
+    """student, passed, failed, then one column per exercise (pass/fail/crash/timeout/missing)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
@@ -136,7 +158,7 @@ def write_junit(path: Path, grades: list[StudentGrade], exercises: list[Exercise
             if result.passed:
                 continue
             tag = "error" if result.error else "failure"
-            node = ET.SubElement(case, tag, message=result.summary()[:500])
+            node = ET.SubElement(case, tag, message=result.summary()[:500], type=verdict(result))
             node.text = (
                 "\n".join(
                     f"{'PASS' if o.passed else 'FAIL'} {o.name}: {o.seen}"

@@ -23,6 +23,7 @@ class CheckResult:
     outcomes: list[ExerciseOutcome] = field(default_factory=list)
     error: str = ""  # the check could not run (lab down, missing file, crashed check)
     crashed: bool = False  # the student's program crashed (a traceback, a signal)
+    timed_out: bool = False  # it was still running when stopped (a hang), see CheckContext
     duration: float = 0.0
 
     @property
@@ -43,6 +44,19 @@ class CheckResult:
             f" (hint: {failure.hint})" if failure.hint else ""
         )
 
+    @classmethod
+    def from_dict(cls, data: dict) -> CheckResult:
+        """The inverse of ``to_dict`` (a grading worker sends its results as JSON)."""
+        return cls(
+            exercise=int(data["exercise"]),
+            program=str(data.get("program", "")),
+            outcomes=[ExerciseOutcome(**o) for o in data.get("outcomes", [])],
+            error=str(data.get("error", "")),
+            crashed=bool(data.get("crashed")),
+            timed_out=bool(data.get("timed_out")),
+            duration=float(data.get("duration", 0.0)),
+        )
+
     def to_dict(self) -> dict:
         return {
             "exercise": self.exercise,
@@ -50,6 +64,7 @@ class CheckResult:
             "passed": self.passed,
             "error": self.error,
             "crashed": self.crashed,
+            "timed_out": self.timed_out,
             "duration": round(self.duration, 3),
             "outcomes": [o.to_dict() for o in self.outcomes],
         }

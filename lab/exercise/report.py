@@ -21,4 +21,6 @@ def print_result(result: CheckResult, console: Console, title: str = "") -> None
     if result.error:
         console.print(f"  [red]ERROR[/] {escape(result.error)}", highlight=False)
     verdict = "[bold green]passed[/]" if result.passed else "[bold red]not yet[/]"
+    if result.timed_out and not result.passed:
+        verdict = "[bold yellow]timed out[/] (it was still running when it had to be stopped)"
     console.print(f"  {verdict} in {result.duration:.1f} s", highlight=False)

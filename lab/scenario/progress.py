@@ -8,6 +8,7 @@ expectation with what was expected and what was seen), then each scenario's less
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from rich.console import Console
 from rich.markup import escape
@@ -79,25 +80,36 @@ class RichProgress:
         )
 
 
-def summary_table(results: list[ScenarioResult]) -> Table:
+# Where a result's probes ran ("host", "lab network"), for a report column; None: no column.
+RanIn = Callable[[ScenarioResult], str] | None
+
+
+def summary_table(results: list[ScenarioResult], ran_in: RanIn = None) -> Table:
     table = Table(title="scenario results", show_lines=False)
     table.add_column("scenario")
     table.add_column("result")
+    if ran_in:
+        table.add_column("ran in", no_wrap=True)
     table.add_column("duration", justify="right")
     table.add_column("failing expectation (expected vs actual)", overflow="fold")
     for r in results:
         name = r.scenario.name + (f" #{r.iteration}" if r.iteration > 1 else "")
         style = STYLE.get(r.status, "white")
         detail = "" if r.status == "passed" else r.failure_line()
-        table.add_row(escape(name), f"[{style}]{r.status}[/]", f"{r.duration:.2f}s", escape(detail))
+        where = [ran_in(r)] if ran_in else []
+        table.add_row(
+            escape(name), f"[{style}]{r.status}[/]", *where, f"{r.duration:.2f}s", escape(detail)
+        )
     return table
 
 
-def repeat_table(results: list[ScenarioResult]) -> Table:
+def repeat_table(results: list[ScenarioResult], ran_in: RanIn = None) -> Table:
     """With --repeat: one row per scenario, how many runs passed, the slowest, the first miss."""
     table = Table(title=f"scenario results over {max(r.iteration for r in results)} runs")
     for col, justify in (("scenario", "left"), ("passed", "right"), ("slowest", "right")):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    if ran_in:
+        table.add_column("ran in", no_wrap=True)
     table.add_column("first failure (run: expected vs actual)", overflow="fold")
     by_name: dict[str, list[ScenarioResult]] = {}
     for r in results:
@@ -109,15 +121,18 @@ def repeat_table(results: list[ScenarioResult]) -> Table:
         label = "skipped" if all(r.status == "skipped" for r in runs) else f"{len(ok)}/{len(runs)}"
         first = f"#{bad[0].iteration}: {bad[0].failure_line()}" if bad else ""
         slowest = max(r.duration for r in runs)
-        table.add_row(escape(name), f"[{style}]{label}[/]", f"{slowest:.2f}s", escape(first))
+        where = [ran_in(runs[0])] if ran_in else []
+        table.add_row(
+            escape(name), f"[{style}]{label}[/]", f"{slowest:.2f}s", *where, escape(first)
+        )
     return table
 
 
-def print_report(console: Console, results: list[ScenarioResult]) -> None:
+def print_report(console: Console, results: list[ScenarioResult], ran_in: RanIn = None) -> None:
     if not results:
         return
     repeated = any(r.iteration > 1 for r in results)
-    console.print(repeat_table(results) if repeated else summary_table(results))
+    console.print(repeat_table(results, ran_in) if repeated else summary_table(results, ran_in))
     seen: set[str] = set()
     for r in results:
         if r.scenario.name in seen or r.status == "skipped":

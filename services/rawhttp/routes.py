@@ -4,13 +4,21 @@
 * ``/echo`` (any method): the exact bytes of the request, as text/plain;
 * ``/_lab/requests``: the recent request log as JSON (``?limit=N``, ``?since=UNIX``);
 * everything else: static files from the document root (``/`` is its index.html).
+
+A page holding ``{{port:NAME}}`` marks (the index page's table of ports) is served with
+the port of each lab endpoint NAME filled in when it is asked for, from this process's
+environment (``WIRELAB_PORT_OFFSET``, ``WIRELAB_*_PORT``), so a lab started on a port
+offset lists the ports it really uses.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Mapping
 from typing import Final
 
+from services.ports import default_port
 from services.rawhttp.http11 import Request
 from services.rawhttp.request_log import RequestLog
 from services.rawhttp.responses import Response, error_response, html_page
@@ -18,6 +26,7 @@ from services.rawhttp.static_files import StaticFiles
 
 READ_METHODS: Final = ("GET", "HEAD")
 ALLOW_READ: Final = "GET, HEAD"
+PORT_MARK: Final = re.compile(rb"\{\{port:([a-z0-9_.]+)\}\}")
 
 
 def _json(status: int, payload: object) -> Response:
@@ -47,10 +56,17 @@ def parse_query(query: str) -> dict[str, str]:
 
 
 class App:
-    def __init__(self, static: StaticFiles, log: RequestLog, mode: str) -> None:
+    def __init__(
+        self,
+        static: StaticFiles,
+        log: RequestLog,
+        mode: str,
+        ports: Mapping[str, int] | None = None,
+    ) -> None:
         self.static = static
         self.log = log
         self.mode = mode
+        self.ports = dict(ports or {})  # known real ports; the rest come from the environment
         health = json.dumps({"status": "ok", "service": "rawhttp", "mode": mode}).encode() + b"\n"
         # Built once: the probe and the benchmark hit this on every request.
         self._health = Response(200, raw_headers=b"Content-Type: application/json\r\n", body=health)
@@ -80,8 +96,34 @@ class App:
             if self.static.resolve(path) is not None:
                 return _not_allowed(method, path)
             return self._not_found(path)
+        if path in ("/", "/index.html"):
+            page = self._page_with_ports(path)
+            if page is not None:
+                return page
         response = self.static.respond(path, dict(request.headers))
         return response if response is not None else self._not_found(path)
+
+    def _port(self, name: str) -> str:
+        if name in self.ports:
+            return str(self.ports[name])
+        try:
+            return str(default_port(name))
+        except (KeyError, ValueError):
+            return "?"
+
+    def _page_with_ports(self, path: str) -> Response | None:
+        """The index page with the ports in use filled in; None to serve the file as it is."""
+        file = self.static.resolve(path)
+        if file is None:
+            return None
+        try:
+            template = file.read_bytes()
+        except OSError:
+            return None
+        if b"{{port:" not in template:
+            return None
+        body = PORT_MARK.sub(lambda m: self._port(m.group(1).decode()).encode(), template)
+        return Response(200, [("Content-Type", "text/html; charset=utf-8")], body)
 
     @staticmethod
     def _not_found(path: str) -> Response:

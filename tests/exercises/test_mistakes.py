@@ -26,6 +26,8 @@ MISTAKES = [
     (3, "03_length_in_characters.py", "came through the slicing proxy", "the length counts bytes"),
     (4, "04_fresh_timeout_per_recv.py", "trickles a byte", "a fresh timeout on each recv()"),
     (4, "04_five_second_timeout.py", "when the server hangs, the program gives up", "but after 5"),
+    (5, "05_fake_concurrency.py", "the last 5 overlapped", "`await` inside a loop"),
+    (5, "05_two_at_a_time.py", "the last 5 overlapped", "only 2 at a time"),
     (8, "08_ooo_vs_previous.py", "out_of_order matches", "the one that arrived just before it"),
     (8, "08_lost_from_highest.py", "lost matches", "highest number seen + 1"),
     (9, "09_no_hostname_check.py", "certificate issued for other names", "check_hostname = True"),

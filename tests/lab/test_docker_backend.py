@@ -1,9 +1,8 @@
 """The docker backend against a real Compose stack: up, health, actions, down.
 
-One stack per module, brought up through the CLI (`lab up --backend docker`) under its
-own Compose project name and on free ports, so a lab left running on the machine never
-breaks these tests; the teardown runs `lab down` and checks nothing is left behind.
-Under CI=true with an engine present a skip here fails the run (tests/lab/conftest.py).
+The stack is the session's one docker lab (tests/docker_stack.py: its own Compose project
+name and free ports; the teardown checks `lab down` leaves nothing behind). Under CI=true
+with an engine present a skip here fails the run (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -11,11 +10,12 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -24,36 +24,15 @@ import pytest
 from lab.backends.base import BackendError
 from lab.backends.docker_backend import (
     DockerBackend,
-    compose_command,
-    engine_available,
     isolated_ports,
 )
 from lab.health import HealthProbeError, probe_http, probe_tls
-from services.ports import SERVICES, VIA_PROXY, env_var_for
+from services.ports import SERVICES, VIA_PROXY
+from tests.docker_stack import Stack, lab, require_docker
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(900)]
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def require_docker() -> None:
-    if not engine_available():
-        pytest.skip("no Docker engine answers: docker backend tests skipped")
-    try:
-        compose_command()
-    except BackendError as exc:
-        pytest.skip(str(exc))
-
-
-def lab(*args: str, env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "lab.cli", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def eventually(check: Callable[[], object], timeout: float = 15.0) -> object:
@@ -68,59 +47,9 @@ def eventually(check: Callable[[], object], timeout: float = 15.0) -> object:
             time.sleep(0.2)
 
 
-class Stack:
-    def __init__(self, project: str, env: dict[str, str], ports: dict[str, int], state: Path):
-        self.project, self.env, self.ports, self.state = project, env, ports, state
-        self.backend = DockerBackend(ports=ports, project=project, state_dir=state)
-        self.up_output = ""
-
-    def url(self, endpoint: str, path: str = "/healthz") -> str:
-        return f"http://127.0.0.1:{self.ports[endpoint]}{path}"
-
-    def containers(self) -> list:
-        import docker
-
-        client = docker.from_env()
-        return client.containers.list(
-            all=True, filters={"label": f"com.docker.compose.project={self.project}"}
-        )
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory) -> Iterator[Stack]:
-    require_docker()
-    state = tmp_path_factory.mktemp("docker-state")
-    project = f"wirelab-test-{os.getpid()}"
-    ports = isolated_ports()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WIRELAB_")}
-    env.update({env_var_for(name): str(port) for name, port in ports.items()})
-    # WIRELAB_BACKEND: the second `lab down` (with --volumes) finds no recorded backend.
-    env.update(
-        WIRELAB_STATE_DIR=str(state),
-        WIRELAB_COMPOSE_PROJECT=project,
-        WIRELAB_BACKEND="docker",
-        PYTHONUNBUFFERED="1",
-    )
-    s = Stack(project, env, ports, state)
-    up = lab("up", "--backend", "docker", "--timeout", "120", env=env)
-    s.up_output = up.stdout + up.stderr
-    try:
-        assert up.returncode == 0, f"lab up --backend docker failed:\n{s.up_output}"
-        yield s
-    finally:
-        down = lab("down", env=env, timeout=120)
-        left = s.containers()
-        import docker
-
-        volumes = docker.from_env().volumes.list(filters={"name": f"{project}_state"})
-        down_v = lab("down", "--volumes", env=env, timeout=120)
-        gone = docker.from_env().volumes.list(filters={"name": f"{project}_state"})
-        assert down.returncode == 0, down.stdout + down.stderr
-        assert left == [], f"lab down left containers: {[c.name for c in left]}"
-        assert [v.name for v in volumes] == [f"{project}_state"], "lab down must keep volumes"
-        assert gone == [], (
-            f"lab down --volumes left the state volume: {down_v.stdout}{down_v.stderr}"
-        )
+@pytest.fixture
+def stack(docker_stack: Stack) -> Stack:
+    return docker_stack
 
 
 def test_up_prints_every_service_healthy(stack):
@@ -287,82 +216,132 @@ def journal_outcomes(path: Path) -> dict[str, tuple[str, str]]:
     }
 
 
-def test_lab_run_all_on_docker(stack, tmp_path):
-    """`lab run all` from the host and from the compose runner: between them, everything.
+def scenario_files() -> list[Path]:
+    root = REPO / "scenarios"
+    return sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
 
-    From the host, published ports go through docker-proxy, so the scenarios that declare
-    `needs: [raw-transport]` are skipped; the runner inside the network has no engine, so
-    those that pause, stop or partition a service are skipped there. What each run skips
-    follows from the scenarios' declared needs, and no scenario may be skipped by both.
+
+def test_lab_run_all_on_docker_runs_every_scenario(stack, tmp_path):
+    """One `lab run all` on the docker backend runs the whole library: none skipped.
+
+    Scenarios that pause, stop or partition a service run on the host (the engine is
+    there); all others in a runner container on the lab network (no docker-proxy). The
+    count is that of the files in scenarios/, so a new scenario that skips on Docker
+    fails here.
     """
     if importlib.util.find_spec("lab.cli_scenarios") is None:
         pytest.skip("the scenario engine (`lab run`) is not in this tree yet")
     from lab.backends.docker_backend import ACTIONS
     from lab.scenario.library import load_all
 
+    files = scenario_files()
     library = {s.name: set(s.needs) for s in load_all().scenarios}
-    needs_raw = {name for name, needs in library.items() if "raw-transport" in needs}
+    assert len(library) == len(files)
     needs_engine = {name for name, needs in library.items() if needs & ACTIONS}
-    assert {"proxy-disabled", "reset-peer", "udp-loss-levels"} <= needs_raw
     assert {"paused-service", "stopped-service", "partition"} <= needs_engine
 
-    journal = tmp_path / "host.json"
-    run = lab("run", "all", "--json", str(journal), env=stack.env, timeout=600)
-    host_log = run.stdout[-3000:] + run.stderr[-2000:]
-    assert journal.is_file(), host_log
-    assert json.loads(journal.read_text())["backend"] == "docker"
-    host = journal_outcomes(journal)
-    assert set(host) == set(library), host_log
-    bad = {name: result for name, result in host.items() if result[0] not in ("passed", "skipped")}
-    assert bad == {}, host_log
-    assert run.returncode == 0, host_log
-    assert host["partition"][0] == "passed", host["partition"]  # the docker-only one
-    host_skipped = {name for name, (status, _) in host.items() if status == "skipped"}
-    assert host_skipped == needs_raw, host_log
-    for name in host_skipped:
-        reason = host[name][1]
-        assert "raw-transport" in reason and "docker-proxy" in reason, reason
-        assert "--profile runner run --rm lab run all" in reason, reason
-
-    # From inside the network: no userland proxy in the way, no engine either. The journal
-    # comes out through a bind mount; the runner runs as uid 10001.
-    out = tmp_path / "runner-out"
-    out.mkdir()
-    out.chmod(0o777)
-    inside = subprocess.run(
-        [*compose_command(), "-f", str(REPO / "compose.yaml"), "-p", stack.project]
-        + ["run", "--rm", "-v", f"{out}:/out", "lab", "run", "all", "--json", "/out/runner.json"],
-        cwd=REPO,
-        env=stack.backend.compose_env(),
-        capture_output=True,
-        text=True,
-        timeout=600,
+    journal, junit = tmp_path / "run.json", tmp_path / "run.xml"
+    run = lab("run", "all", "--json", str(journal), "--junit", str(junit), env=stack.env)
+    log = run.stdout[-4000:] + run.stderr[-2000:]
+    assert journal.is_file(), log
+    data = json.loads(journal.read_text())
+    assert data["backend"] == "docker"
+    outcomes = {s["name"]: (s["status"], s["ran_in"]) for s in data["scenarios"]}
+    assert len(data["scenarios"]) == len(files), log
+    assert {name: o for name, o in outcomes.items() if o[0] != "passed"} == {}, log
+    assert data["counts"] == {"passed": len(files)} and data["passed"] is True
+    assert run.returncode == 0, log
+    # Where each ran: the engine's actions on the host, everything else in the network.
+    assert {n for n, o in outcomes.items() if o[1] == "host"} == needs_engine
+    assert {n for n, o in outcomes.items() if o[1] == "lab network"} == set(library) - needs_engine
+    # The runner's own journal entries come through, steps and all.
+    reset_peer = next(s for s in data["scenarios"] if s["name"] == "reset-peer")
+    assert reset_peer["steps"] and reset_peer["file"] == str(
+        REPO / "scenarios/outages/reset-peer.yaml"
     )
-    runner_log = inside.stdout[-3000:] + inside.stderr[-2000:]
-    assert (out / "runner.json").is_file(), runner_log
-    runner = journal_outcomes(out / "runner.json")
-    assert set(runner) == set(library), runner_log
-    bad = {name: r for name, r in runner.items() if r[0] not in ("passed", "skipped")}
-    assert bad == {}, runner_log
-    assert inside.returncode == 0, runner_log
-    runner_skipped = {name for name, (status, _) in runner.items() if status == "skipped"}
-    assert runner_skipped == needs_engine, runner_log
-    for name in runner_skipped:
-        assert "no Docker engine" in runner[name][1], runner[name][1]
+    # One report: the table says where each ran; the JUnit file counts every scenario.
+    assert "ran in" in run.stdout and "lab network" in run.stdout, log
+    assert f"{len(files)} scenario run(s): {len(files)} passed" in run.stdout, log
+    import xml.etree.ElementTree as ET
 
-    # The key property: every scenario in the library passed in at least one of the runs.
-    passed = {n for n, r in host.items() if r[0] == "passed"}
-    passed |= {n for n, r in runner.items() if r[0] == "passed"}
-    assert set(library) - passed == set(), f"skipped in both runs: {set(library) - passed}"
-    assert stack.containers() and all(
-        c.labels.get("com.docker.compose.oneoff") != "True" for c in stack.containers()
-    ), "compose run --rm must remove the runner container"
+    cases = ET.parse(junit).getroot().findall(".//testcase")
+    assert len(cases) == len(files) and not ET.parse(junit).getroot().findall(".//skipped")
+    assert stack.backend.runners() == [], "the runner container must be removed"
+
+
+HELD_FAULT = """\
+name: held-fault
+summary: a toxic is in place when Ctrl-C arrives
+lesson: the rollback removes it
+steps:
+  - name: add latency
+    toxic: {add: {proxy: restapi, type: latency, name: held, attributes: {latency: 50}}}
+  - name: hold it
+    sleep: 60
+"""
+
+
+def test_ctrl_c_mid_run_removes_the_runner_and_rolls_back(stack, tmp_path):
+    """A real SIGINT while the runner container holds a fault: it rolls back, it goes."""
+    scenario = tmp_path / "held-fault.yaml"  # from outside the image: bind-mounted
+    scenario.write_text(HELD_FAULT)
+    journal = tmp_path / "run.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lab.cli", "run", str(scenario), "--json", str(journal)],
+        cwd=REPO,
+        env=stack.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    toxics_url = stack.url("faultproxy", "/proxies/restapi/toxics")
+    try:
+
+        def fault_in_place() -> None:
+            assert stack.backend.runners(), "no runner container yet"
+            names = [t["name"] for t in httpx.get(toxics_url, timeout=2).json()]
+            assert names == ["held"], names
+
+        eventually(fault_in_place, timeout=60)
+        proc.send_signal(signal.SIGINT)
+        out, errors = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, out + errors
+    assert "interrupted: the lab was rolled back" in errors
+    assert stack.backend.runners() == []
+    assert httpx.get(toxics_url, timeout=5).json() == []
+    data = json.loads(journal.read_text())
+    assert data["interrupted"] is True
+    [entry] = data["scenarios"]
+    assert (entry["status"], entry["ran_in"]) == ("interrupted", "lab network"), entry
+    # The runner itself removed the toxic (its rollback), not only the host's safety net.
+    assert any("held" in action["what"] and action["ok"] for action in entry["rollback"]), entry
+
+
+def test_a_left_runner_is_labelled_for_lab_down(stack):
+    """A runner left behind (its `lab run` killed outright, say) carries the label `lab down`
+    uses: this one stays on the network, and the fixture's teardown checks `lab down`
+    removes it, and the network with it."""
+    from lab.backends.docker_backend import RUNNER_LABEL
+
+    image = stack.backend._containers()["rawhttp"].image.id
+    left = stack.backend.client.containers.run(
+        image,
+        ["sleep", "300"],
+        detach=True,
+        labels={RUNNER_LABEL: stack.project},
+        network=stack.backend.network_name(),
+    )
+    assert [c.id for c in stack.backend.runners()] == [left.id]
 
 
 def test_ci_guard_turns_a_docker_skip_into_a_failure(tmp_path):
     """The conftest hook itself: under CI=true with an engine, a skipped docker test fails."""
     require_docker()
-    (tmp_path / "conftest.py").write_text((Path(__file__).parent / "conftest.py").read_text())
+    (tmp_path / "conftest.py").write_text((REPO / "tests" / "conftest.py").read_text())
     (tmp_path / "test_guarded.py").write_text(
         "import pytest\n\n"
         "@pytest.mark.docker\n"
@@ -424,7 +403,7 @@ def test_skip_reasons_say_why_and_where_to_run(tmp_path):
 
     reason = skip_reason(scenarios["raw-transport"], host)
     assert reason and "docker-proxy" in reason and "refused/RST" in reason
-    assert "docker-compose -p wirelab-test-reasons --profile runner run --rm lab run all" in reason
+    assert "`lab run` runs it in a runner container on the lab network" in reason
     assert skip_reason(scenarios["pause, resume"], host) is None
     assert skip_reason(scenarios["partition"], host) is None
 

@@ -15,6 +15,7 @@ def test_defaults_match_the_design_table():
         "restapi": 8000,
         "udpstream": 9999,
         "faultproxy": 8474,
+        "console": 8475,
     }
     assert default_port("udpstream.via_proxy", {}) == 19999
     assert default_port("rawhttp.echo.via_proxy", {}) == 19000
