@@ -211,7 +211,8 @@ def student_access(namespace: str) -> list[dict]:
 
 def ingress(namespace: str, name: str, domain: str) -> dict:
     """HTTP endpoints by host name: <endpoint>.<student>.<domain>."""
-    http_endpoints = [e for e in ENDPOINTS if e.kind == "http"]
+    # The console runs on the host beside a lab (lab console), in no Deployment.
+    http_endpoints = [e for e in ENDPOINTS if e.kind == "http" and e.service in SERVICES]
     rules = []
     for e in http_endpoints:
         rules.append(

@@ -3,11 +3,13 @@
 A lab's ports are the default ports shifted by its offset (``WIRELAB_PORT_OFFSET``), so a
 student's ports read as "the usual ones + N" and every existing command works unchanged.
 Two labs collide when the difference of their offsets equals the difference of two of one
-lab's own ports (8080 vs 9000 is 920, a proxied port is +10000...). Offsets therefore step
-by ``STRIDE`` = 12, which is no such difference for the first ~750 labs, and any candidate
-that would land on the default lab (offset 0, a person's own `lab up`) is skipped. Every
-port stays in 1024..32767: above the privileged ports, below Linux's ephemeral range
-(32768+), where the machine's own outgoing connections pick their source ports.
+lab's own ports (8080 vs 9000 is 920, a proxied port is +10000...), so no even step is
+safe for long. The plan walks the offsets upwards and takes each one that shares no port
+with an earlier slot nor with the default lab (offset 0, a person's own `lab up`): ~720
+slots. Every port stays in 1024..32767: above the privileged ports, below Linux's
+ephemeral range (32768+), where the machine's own outgoing connections take their source
+ports. A class stores its offsets (class.json), so a later change of the port table moves
+new classes only.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from functools import cache
 
 from services.ports import ENDPOINTS, VIA_PROXY, all_endpoint_names, default_port
 
-STRIDE = 12
 LOWEST_PORT = 1024
 HIGHEST_PORT = 32767  # Linux's ip_local_port_range starts at 32768
 
@@ -39,18 +40,18 @@ def _relative_ports() -> list[int]:
 
 @cache
 def _offsets() -> tuple[int, ...]:
-    """Every usable offset, in slot order (computed once: ~750 entries)."""
+    """Every usable offset, in slot order (computed once, in a few milliseconds)."""
     ports = _relative_ports()
     clashes = {b - a for a in ports for b in ports if b > a}
-    lowest = LOWEST_PORT - ports[0]
-    highest = HIGHEST_PORT - ports[-1]
+    # An offset is out when it is the default lab's (0) or differs from it, or from an
+    # earlier slot, by a clash; walking upwards, marking o + clash for each slot o suffices.
+    taken = {0} | clashes | {-c for c in clashes}
     chosen: list[int] = []
-    for offset in range(lowest, highest + 1, STRIDE):
-        if offset == 0 or abs(offset) in clashes:
-            continue  # would share a port with the default lab
-        if any(offset - earlier in clashes for earlier in chosen):
-            continue  # would share a port with an earlier slot
+    for offset in range(LOWEST_PORT - ports[0], HIGHEST_PORT - ports[-1] + 1):
+        if offset in taken:
+            continue
         chosen.append(offset)
+        taken.update(offset + c for c in clashes)
     return tuple(chosen)
 
 

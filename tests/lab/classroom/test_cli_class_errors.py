@@ -7,6 +7,7 @@ import socket
 import pytest
 from typer.testing import CliRunner
 
+from lab.classroom.port_plan import capacity
 from lab.classroom.registry import plan_class, save_class
 from lab.cli import app
 
@@ -38,8 +39,10 @@ def test_who_and_how_many(class_dir, tmp_path):
         "give --students N or --roster FILE, not both"
     )
     assert "who is in the class?" in lab("class", "up")[1]
+    too_many = str(capacity() + 1)
     assert (
-        "do not fit: this host's plan holds 747 labs" in lab("class", "up", "--students", "800")[1]
+        f"do not fit: this host's plan holds {capacity()} labs"
+        in lab("class", "up", "--students", too_many)[1]
     )
     assert (
         "class mode on the docker backend is not built yet"

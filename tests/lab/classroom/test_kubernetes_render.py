@@ -101,3 +101,12 @@ def test_one_namespace_per_lab_with_its_own_token_pvc_config_and_policies(render
                 for o in others
             )
     assert len(tokens) == 3
+    # Every backend the Ingress names is a Service the lab renders.
+    for name in names:
+        ingress = files[f"{name}/06-ingress.yaml"]
+        wanted = {
+            r["http"]["paths"][0]["backend"]["service"]["name"] for r in ingress["spec"]["rules"]
+        }
+        rendered_services = {d["metadata"]["name"] for p, d in files.items()
+                             if p.startswith(name + "/05-service-")}  # fmt: skip
+        assert wanted <= rendered_services, wanted - rendered_services

@@ -7,7 +7,6 @@ import pytest
 from lab.classroom.port_plan import (
     HIGHEST_PORT,
     LOWEST_PORT,
-    STRIDE,
     PortPlanError,
     capacity,
     lab_ports,
@@ -26,15 +25,18 @@ def test_every_slot_has_its_own_ports_in_range_and_off_the_default_lab():
             assert port not in owner, f"{name} of offset {offset} is taken by offset {owner[port]}"
             owner[port] = offset
     assert capacity() >= 500  # a host's class is bounded by memory long before this
+    assert len(owner) == capacity() * len(lab_ports(0))
 
 
-def test_a_plain_round_stride_would_collide():
+def test_a_plain_round_step_would_collide():
     # The plausible wrong plan: offsets 1000 apart (or free_port_offset's multiples of 50).
     # Lab +1000's rawhttp.echo (9000+1000) is lab +2000's restapi (8000+2000).
     a, b = lab_ports(1000), lab_ports(2000)
     assert a["rawhttp.echo"] == b["restapi"] == 10000
-    # The plan's step is no difference of two of a lab's ports: its slots never meet.
-    assert offset_for_slot(1) - offset_for_slot(0) == STRIDE
+    # ...and so would any step of one: 8080 and 8081 are one apart.
+    c, d = lab_ports(offset_for_slot(0)), lab_ports(offset_for_slot(0) + 1)
+    assert c["rawhttp.blocking"] == d["rawhttp"]
+    assert offset_for_slot(1) - offset_for_slot(0) == 2
 
 
 def test_the_plan_is_stable_and_the_overflow_is_one_clear_error():
