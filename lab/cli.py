@@ -18,6 +18,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from lab.backends import BackendError, ServiceStatus, get_backend
+from lab.classroom.pointer import apply as apply_lab_pointer
+from lab.cli_class import register as register_class_commands
 from lab.cli_exercise import exercise_app
 from lab.cli_scenarios import register as register_scenario_commands
 from lab.cli_state import print_leftovers, report_repairs
@@ -325,6 +327,7 @@ def proxies_load(
 app.add_typer(udp_app, name="udp")
 app.add_typer(exercise_app, name="exercise")
 register_scenario_commands(app)
+register_class_commands(app)
 app.command("console")(console_command)
 
 
@@ -332,8 +335,8 @@ app.command("console")(console_command)
 def _agree_with_recorded_lab(ctx: typer.Context) -> None:
     """Refuse (exit 2) a command that would reach another lab than the recorded one."""
     lab.interrupts.raise_on_interrupt()  # from here commands roll back on KeyboardInterrupt
-    if ctx.invoked_subcommand in ("up", "down", "scenarios", "validate"):
-        return  # up and down check their own flags too; the others reach no lab
+    if ctx.invoked_subcommand in ("up", "down", "scenarios", "validate", "class", "use"):
+        return  # up and down check their own flags too; the others reach no one lab
     try:
         check_shell_agrees()
     except BackendError as exc:
@@ -341,6 +344,7 @@ def _agree_with_recorded_lab(ctx: typer.Context) -> None:
 
 
 def main() -> None:
+    apply_lab_pointer()  # `lab use CARD`: this user's chosen lab, unless the shell chose one
     try:
         app()
     except BackendError as exc:

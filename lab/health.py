@@ -18,15 +18,16 @@ class HealthProbeError(Exception):
     pass
 
 
-def _faultproxy_headers() -> dict[str, str]:
-    """The fault proxy's bearer token, when one is set (`lab.faultproxy_client.auth_headers`).
+def _faultproxy_headers(token: str | None = None) -> dict[str, str]:
+    """The fault proxy's bearer token: ``token``, else $WIRELAB_FAULTPROXY_TOKEN, if any
+    (`lab.faultproxy_client.auth_headers`). One process probes many labs in class mode.
 
     Imported here, not at the top: that module pulls in httpx, which would make every
     container healthcheck (one process every 2 s per service) four times slower to start.
     """
     from lab.faultproxy_client import auth_headers
 
-    return auth_headers()
+    return auth_headers(token)
 
 
 @contextlib.contextmanager
@@ -136,10 +137,14 @@ def probe_udp(host: str, port: int, timeout: float = 1.0) -> str:
         raise HealthProbeError(f"{host}:{port}/udp: {exc}") from None
 
 
-def probe_proxies(host: str, port: int, names: list[str], timeout: float = 1.0) -> str:
+def probe_proxies(
+    host: str, port: int, names: list[str], timeout: float = 1.0, token: str | None = None
+) -> str:
     """The fault proxy answers and holds every standard proxy, each enabled and listening."""
     with _connected(host, port, timeout) as sock:
-        body = _http_get(sock, host, "/proxies", read_body=True, headers=_faultproxy_headers())[1]
+        body = _http_get(
+            sock, host, "/proxies", read_body=True, headers=_faultproxy_headers(token)
+        )[1]
     try:
         proxies = json.loads(body)
     except ValueError:
@@ -153,10 +158,12 @@ def probe_proxies(host: str, port: int, names: list[str], timeout: float = 1.0) 
     return f"{len(proxies)} proxies"
 
 
-def probe_endpoint(ep: Endpoint, host: str, port: int, cafile: str | None = None) -> str:
+def probe_endpoint(
+    ep: Endpoint, host: str, port: int, cafile: str | None = None, token: str | None = None
+) -> str:
     if ep.kind == "http":
         if ep.service == "faultproxy":  # its bearer token, when one is set
-            return probe_http(host, port, "/version", headers=_faultproxy_headers())
+            return probe_http(host, port, "/version", headers=_faultproxy_headers(token))
         return probe_http(host, port, "/healthz")
     if ep.kind == "tls":
         return probe_tls(host, port, cafile)

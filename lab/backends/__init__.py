@@ -19,7 +19,11 @@ def get_backend(name: str = "auto", **kwargs) -> Backend:
         from lab.backends.docker_backend import DockerBackend
 
         return DockerBackend(**kwargs)
-    raise BackendError(f"unknown backend {name!r}: choose local, docker or auto")
+    if name == "kubernetes":  # a lab rendered by `lab class render` (docs/kubernetes.md)
+        from lab.backends.kubernetes_backend import KubernetesBackend
+
+        return KubernetesBackend(**kwargs)
+    raise BackendError(f"unknown backend {name!r}: choose local, docker, kubernetes or auto")
 
 
 __all__ = ["Backend", "BackendError", "ServiceStatus", "get_backend"]

@@ -382,15 +382,17 @@ class LocalBackend(Backend):
     def _probe(self, service: str) -> str:
         cafile = None
         details = []
+        # This lab's token (its env), not this process's: class mode probes many labs.
+        token = self.env.get("WIRELAB_FAULTPROXY_TOKEN")
         for ep in ENDPOINTS:
             if ep.service != service:
                 continue
             if ep.kind == "tls":
                 cafile = self.ca_path()
-            details.append(probe_endpoint(ep, self.host, self.port(ep.name), cafile))
+            details.append(probe_endpoint(ep, self.host, self.port(ep.name), cafile, token))
         if service == "faultproxy":
             names = [p["name"] for p in standard_proxies(env=self.env)]
-            details.append(probe_proxies(self.host, self.port("faultproxy"), names))
+            details.append(probe_proxies(self.host, self.port("faultproxy"), names, token=token))
         return "; ".join(details)
 
     def _wait_healthy(
