@@ -80,7 +80,10 @@ def _load(class_dir: Path | None) -> tuple[Path, list[ClassLab]]:
 def up(
     students: Students = None,
     roster: Roster = None,
-    backend: Annotated[str, typer.Option(help="local (docker: not yet in class mode)")] = "local",
+    backend: Annotated[
+        str,
+        typer.Option(help="local (a process per service) or docker (a compose project per lab)"),
+    ] = "local",
     first_slot: Annotated[
         int, typer.Option(help="first slot of the port plan (to sit beside another class)")
     ] = 0,
@@ -92,8 +95,13 @@ def up(
     folder = class_dir or default_class_dir()
     names = _names(students, roster)
     try:
-        hosting.check_backend(backend)
         existing = load_class(folder) if (folder / "class.json").exists() else None
+        if existing is not None and existing[0].backend != backend:
+            raise ClassError(
+                f"{folder} holds a class on the {existing[0].backend} backend: run "
+                f"`lab class up --backend {existing[0].backend}`, or `lab class down --purge` first"
+            )
+        hosting.check_backend(backend)
         if existing is not None:
             if names is not None and names != [lab.name for lab in existing]:
                 raise ClassError(
@@ -179,9 +187,10 @@ def down(
     ] = False,
     class_dir: ClassDir = None,
 ) -> None:
-    """Stop every lab of the class (data and cards are kept unless --purge)."""
+    """Stop every lab of the class (data and cards are kept unless --purge; on docker
+    --purge also removes each lab's state volume)."""
     folder, labs = _load(class_dir)
-    hosting.down_all(labs)
+    hosting.down_all(labs, purge=purge)
     if purge:
         shutil.rmtree(folder, ignore_errors=True)
     console.print(

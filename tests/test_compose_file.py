@@ -129,7 +129,7 @@ def test_command_modes(compose):
 def test_every_service_has_a_protocol_healthcheck(compose, service):
     check = compose["services"][service]["healthcheck"]
     assert check["test"] == ["CMD", "python", "/opt/wirelab/healthcheck.py", service]
-    assert check["interval"] == "2s" and check["retries"] >= 3
+    assert check["interval"] == "${WIRELAB_HEALTH_INTERVAL:-2s}" and check["retries"] >= 3
 
 
 def test_proxy_starts_after_healthy_upstreams(compose):

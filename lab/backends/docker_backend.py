@@ -60,6 +60,7 @@ RAW_TRANSPORT = "raw-transport"
 # project), so `lab down` removes them even after a `lab run` that was killed outright.
 RUNNER_LABEL = "org.wirelab.runner"
 _ENGINE_TIMEOUT = 2.0
+TOKEN_ENV = "WIRELAB_FAULTPROXY_TOKEN"  # what faultproxy reads (services/faultproxy/service.py)
 
 
 def engine_available() -> bool:
@@ -170,6 +171,7 @@ class DockerBackend(Backend):
         build: bool = True,
         base_image: str | None = None,
         in_network: bool | None = None,
+        token: str | None = None,
     ) -> None:
         raw_project = project or os.environ.get("WIRELAB_COMPOSE_PROJECT") or DEFAULT_PROJECT
         # The name compose itself uses (v1 lowercases and drops other characters), so the
@@ -202,6 +204,12 @@ class DockerBackend(Backend):
             self.host_ports = {name: ports_default_port(name, env) for name in all_endpoint_names()}
         except ValueError as exc:
             raise BackendError(str(exc)) from None
+        # faultproxy's bearer token: compose hands it to the container (compose.yaml), the
+        # probes and the runner send it. Per backend, not per process: a class's status
+        # probes many labs, each with its own token, from one process.
+        if token is not None:
+            env[TOKEN_ENV] = token
+        self.token = env.get(TOKEN_ENV) or None
         self._env = env
 
     def capability_note(self, capability: str) -> str | None:
@@ -546,7 +554,7 @@ class DockerBackend(Backend):
                 continue
             host, port = self.address(ep.name)
             cafile = self.ca_path() if ep.kind == "tls" else None
-            details.append(probe_endpoint(ep, host, port, cafile))
+            details.append(probe_endpoint(ep, host, port, cafile, token=self.token))
         return "; ".join(details)
 
     # -- addressing ---------------------------------------------------------------------------

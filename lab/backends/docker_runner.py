@@ -28,7 +28,13 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from lab.backends.base import BackendError
-from lab.backends.docker_backend import ACTIONS, RAW_TRANSPORT, RUNNER_LABEL, DockerBackend
+from lab.backends.docker_backend import (
+    ACTIONS,
+    RAW_TRANSPORT,
+    RUNNER_LABEL,
+    TOKEN_ENV,
+    DockerBackend,
+)
 
 WHERE_HOST = "host"
 WHERE_NETWORK = "lab network"
@@ -137,6 +143,8 @@ class ScenarioRunnerContainer:
             "COLUMNS": str(columns),
             "PYTHONUNBUFFERED": "1",
         }
+        if self.backend.token:  # the lab's fault proxy wants it (a class lab has its own)
+            environment[TOKEN_ENV] = self.backend.token
         if colour:
             environment["FORCE_COLOR"] = "1"  # rich then draws as on the host's terminal
         try:

@@ -24,19 +24,30 @@ class CardError(ValueError):
     """A file that is not a lab card; the message says what was expected."""
 
 
+def ca_cert_path(lab: ClassLab) -> str:
+    """Where the lab's CA sits on this host: its state folder, or for a docker lab the copy
+    `lab up` takes out of the lab's volume (DockerBackend.ca_path)."""
+    if lab.project:
+        return str(Path(lab.state_dir) / "docker" / lab.project / "ca.pem")
+    return str(ca_files(lab.state_dir).ca_cert)
+
+
 def card_data(lab: ClassLab, card_path: str = "CARD") -> dict:
-    return {
+    card = {
         "wirelab_card": CARD_VERSION,
         "name": lab.name,
         "host": lab.host,
         "backend": lab.backend,
         "port_offset": lab.offset,
         "ports": lab.ports(),
-        "ca_cert": str(ca_files(lab.state_dir).ca_cert),
+        "ca_cert": ca_cert_path(lab),
         "state_dir": lab.state_dir,
         "faultproxy_token": lab.token,
         "use_command": f"lab use {card_path}",
     }
+    if lab.project:
+        card["compose_project"] = lab.project
+    return card
 
 
 def shift(offset: int) -> str:

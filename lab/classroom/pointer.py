@@ -18,7 +18,7 @@ import os
 import shlex
 from pathlib import Path
 
-from lab.classroom.registry import TOKEN_ENV
+from lab.classroom.registry import CLASS_HEALTH_INTERVAL, TOKEN_ENV
 
 POINTER_ENV = "WIRELAB_USE_FILE"  # tests (and odd setups) move the pointer file
 _CHOOSERS = ("WIRELAB_STATE_DIR", "WIRELAB_PORT_OFFSET", "WIRELAB_BACKEND")
@@ -33,12 +33,16 @@ def pointer_path() -> Path:
 
 
 def env_from_card(card: dict) -> dict[str, str]:
-    return {
+    env = {
         "WIRELAB_STATE_DIR": str(card["state_dir"]),
         "WIRELAB_PORT_OFFSET": str(card["port_offset"]),
         "WIRELAB_BACKEND": str(card.get("backend", "local")),
         TOKEN_ENV: str(card["faultproxy_token"]),
     }
+    if card.get("compose_project"):  # a docker lab: its compose project, its idle healthchecks
+        env["WIRELAB_COMPOSE_PROJECT"] = str(card["compose_project"])
+        env["WIRELAB_HEALTH_INTERVAL"] = CLASS_HEALTH_INTERVAL
+    return env
 
 
 def write_pointer(card: dict, source: str) -> Path:

@@ -21,6 +21,10 @@ CLASS_FILE = "class.json"
 # faultproxy's token variable (lab.faultproxy_client.TOKEN_ENV; that module pulls in
 # httpx, which every `lab` command would then load at start-up).
 TOKEN_ENV = "WIRELAB_FAULTPROXY_TOKEN"
+PROJECT_PREFIX = "wirelab-cls-"  # a docker lab's compose project: wirelab-cls-<name>
+# Class labs idle most of the time: the engine's own healthchecks (every 2 s for one lab)
+# would cost more CPU than the labs; `lab up` and `lab status` probe from the host instead.
+CLASS_HEALTH_INTERVAL = "300s"
 
 
 class ClassError(Exception):
@@ -40,14 +44,23 @@ class ClassLab:
     def ports(self) -> dict[str, int]:
         return lab_ports(self.offset)
 
+    @property
+    def project(self) -> str | None:
+        """The lab's compose project on the docker backend (names are slugs: a-z0-9-)."""
+        return PROJECT_PREFIX + self.name if self.backend == "docker" else None
+
     def env(self) -> dict[str, str]:
         """What a `lab` command needs in its environment to talk to this lab, and only it."""
-        return {
+        env = {
             "WIRELAB_STATE_DIR": self.state_dir,
             "WIRELAB_PORT_OFFSET": str(self.offset),
             "WIRELAB_BACKEND": self.backend,
             TOKEN_ENV: self.token,
         }
+        if self.project:
+            env["WIRELAB_COMPOSE_PROJECT"] = self.project
+            env["WIRELAB_HEALTH_INTERVAL"] = CLASS_HEALTH_INTERVAL
+        return env
 
 
 def default_class_dir() -> Path:

@@ -45,10 +45,17 @@ def test_who_and_how_many(class_dir, tmp_path):
         in lab("class", "up", "--students", too_many)[1]
     )
     assert (
-        "class mode on the docker backend is not built yet"
-        in lab("class", "up", "--students", "1", "--backend", "docker")[1]
+        "unknown backend 'podman' for a class: choose local or docker"
+        in lab("class", "up", "--students", "1", "--backend", "podman")[1]
     )
     assert not class_dir.exists()  # nothing planned, nothing started
+
+
+def test_a_class_keeps_its_backend(class_dir):
+    save_class(class_dir, plan_class(["ada"], class_dir, first_slot=640))
+    code, out = lab("class", "up", "--backend", "docker")
+    assert code == 2 and f"{class_dir} holds a class on the local backend" in out
+    assert "lab class up --backend local" in out
 
 
 def test_unknown_student_and_a_card_that_is_not_one(class_dir, tmp_path):
