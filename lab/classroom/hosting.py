@@ -108,7 +108,7 @@ def busy_ports(lab: ClassLab) -> list[str]:
     return out
 
 
-def up_one(lab: ClassLab, timeout: float) -> LabResult:
+def up_one(lab: ClassLab, timeout: float, extra_env: dict[str, str] | None = None) -> LabResult:
     Path(lab.state_dir).mkdir(parents=True, exist_ok=True)
     log = Path(lab.state_dir) / "class-up.log"
     t0 = time.monotonic()
@@ -116,7 +116,7 @@ def up_one(lab: ClassLab, timeout: float) -> LabResult:
         proc = subprocess.run(
             lab_command("up", "--backend", lab.backend, "--port-offset", str(lab.offset),
                         "--timeout", str(timeout)),
-            env=lab_env(lab), stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=lab_env(lab) | (extra_env or {}), stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             cwd=str(REPO_ROOT), timeout=timeout + 30,
         )  # fmt: skip
     seconds = time.monotonic() - t0
