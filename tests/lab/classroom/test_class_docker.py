@@ -8,6 +8,7 @@ opens only its own fault proxy; `lab use CARD` then `lab run` reaches the card's
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import random
@@ -152,6 +153,21 @@ def test_lab_use_then_lab_run_reaches_the_cards_lab(klass):
     run = lab_cli("run", "outages/reset-peer", env=env)
     assert run.returncode == 0 and "1 passed" in run.stdout, run.stdout[-2000:] + run.stderr
     assert "lab network" in run.stdout
+
+
+def test_grade_checks_each_student_against_their_own_docker_lab(klass, tmp_path):
+    _, env, (a, b), _ = klass
+    solution = (REPO_ROOT / "exercises" / "01-raw-requests" / "solution.py").read_text()
+    (tmp_path / a.name).mkdir()
+    (tmp_path / a.name / "01-raw-requests.py").write_text(solution)
+    (tmp_path / b.name).mkdir()
+    (tmp_path / b.name / "01-raw-requests.py").write_text("print('no request at all')\n")
+    out = tmp_path / "grades.csv"
+    done = lab_cli("class", "grade", str(tmp_path), "--only", "1", "--csv", str(out), env=env)
+    assert done.returncode == 1, done.stdout + done.stderr  # B fails: not everyone passed
+    rows = {row[0]: row for row in list(csv.reader(out.open()))[1:]}
+    assert rows[a.name][1:4] == ["1", "1", "pass"], rows
+    assert rows[b.name][1:3] == ["0", "1"] and rows[b.name][3] != "pass", rows
 
 
 def test_class_down_leaves_nothing_of_either_lab(klass):
