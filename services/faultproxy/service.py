@@ -23,6 +23,7 @@ from services.faultproxy.api.server import ApiServer
 from services.faultproxy.core.addresses import PUBLIC_LISTEN_ENV
 from services.faultproxy.core.allowlist import DEFAULT_ALLOW, Allowlist, AllowlistError
 from services.faultproxy.core.manager import ProxyManager
+from services.faultproxy.core.persistence import PersistError, load_state
 from services.faultproxy.core.plugins import load_plugins
 from services.faultproxy.core.proxy_base import ProxyContext
 
@@ -90,13 +91,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load_config(path: Path) -> Any:
+def load_config(path: Path, persist: bool = False) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ServiceStartError(f"{SERVICE}: config file {path} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ServiceStartError(f"{SERVICE}: cannot read config file {path}: {exc}") from None
+    if persist:  # stricter, and the journal of changes since the snapshot replayed on it
+        try:
+            return load_state(path, text)
+        except PersistError as exc:
+            raise ServiceStartError(f"{SERVICE}: {exc}") from None
     if not text.strip():
         return []
     try:
@@ -148,7 +154,7 @@ def main(argv: list[str] | None = None) -> None:
         args.trusted_names = frozenset(Allowlist([*extra, *args.allow]).names)
     except AllowlistError as exc:
         raise ServiceStartError(f"{SERVICE}: {exc}") from None
-    config = load_config(args.config) if args.config else None
+    config = load_config(args.config, args.persist) if args.config else None
     if args.persist and not args.config:
         raise ServiceStartError(f"{SERVICE}: --persist needs --config FILE")
     sock = bind_socket(SERVICE, args.host, port, env_var=ports.env_var_for(SERVICE))
@@ -174,7 +180,11 @@ async def _serve(
             sock.close()
             raise ServiceStartError(f"{SERVICE}: config file {args.config}: {exc}") from None
     if args.persist:
-        manager.persist_to(args.config)
+        try:
+            manager.persist_to(args.config)
+        except (OSError, PersistError) as exc:
+            sock.close()
+            raise ServiceStartError(f"{SERVICE}: --persist: {exc}") from None
     server = ApiServer(ApiRoutes(manager, token=args.token))
     await server.start(sock)
     # Everything loaded so far lives for the whole run: keep it out of the collector's

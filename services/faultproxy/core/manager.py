@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +69,9 @@ class ProxyManager:
         # ones (restapi, localhost...) are trusted only where they resolve to loopback.
         self.trusted_names = {n.lower().rstrip(".") for n in trusted_names}
         self.proxies: dict[str, BaseProxy] = {}
-        self.writer = StateWriter(persist_to, self.export) if persist_to else None
+        self.writer: StateWriter | None = None
+        if persist_to:
+            self.persist_to(persist_to)
         self.on_change: list[Callable[[], None]] = []
 
     # ---- helpers ----------------------------------------------------------------------
@@ -114,9 +116,10 @@ class ProxyManager:
         except AddressError as exc:
             raise ApiError(str(exc), 403 if isinstance(exc, AddressRefused) else 400) from None
 
-    def _changed(self) -> None:
+    def _changed(self, names: Iterable[str] | None = None) -> None:
+        """The proxies ``names`` changed (None: possibly all of them)."""
         if self.writer is not None:
-            self.writer.mark()
+            self.writer.mark(names)
         for callback in self.on_change:
             callback()
 
@@ -206,7 +209,7 @@ class ProxyManager:
         proxy = self._instantiate(spec)
         self.proxies[proxy.name] = proxy
         self.ctx.events.publish("proxy.created", proxy=proxy.name, **_summary(proxy))
-        self._changed()
+        self._changed([proxy.name])
         return proxy
 
     def populate(self, body: Any) -> list[BaseProxy]:
@@ -242,7 +245,7 @@ class ProxyManager:
             raise PopulateError(str(exc), exc.status, result) from None
         finally:
             if result:
-                self._changed()
+                self._changed([p.name for p in result])
         return result
 
     def _populate_one(self, spec: dict[str, Any]) -> BaseProxy:
@@ -325,7 +328,7 @@ class ProxyManager:
                 raise ApiError(str(exc), exc.status) from None
         proxy.enabled = enabled
         self.ctx.events.publish("proxy.updated", proxy=proxy.name, **_summary(proxy))
-        self._changed()
+        self._changed([proxy.name])
         return proxy
 
     def delete(self, name: str) -> None:
@@ -334,7 +337,7 @@ class ProxyManager:
         del self.proxies[name]
         self.ctx.proxy_metrics.forget_proxy(name)
         self.ctx.events.publish("proxy.deleted", proxy=name)
-        self._changed()
+        self._changed([name])
 
     def reset(self) -> None:
         """Re-enable every proxy and remove every toxic (Toxiproxy's POST /reset)."""
@@ -361,7 +364,7 @@ class ProxyManager:
         proxy.toxics.add(toxic)
         proxy.toxics_changed()
         self.ctx.events.publish("toxic.added", proxy=proxy.name, **toxic.to_json())
-        self._changed()
+        self._changed([proxy.name])
         return toxic
 
     def get_toxic(self, proxy_name: str, toxic_name: str) -> Toxic:
@@ -394,7 +397,7 @@ class ProxyManager:
         proxy.toxics.replace(toxic)
         proxy.toxics_changed()
         self.ctx.events.publish("toxic.updated", proxy=proxy.name, **toxic.to_json())
-        self._changed()
+        self._changed([proxy.name])
         return toxic
 
     def delete_toxic(self, proxy_name: str, toxic_name: str) -> None:
@@ -405,7 +408,7 @@ class ProxyManager:
             raise ApiError(str(exc), exc.status) from None
         proxy.toxics_changed({toxic_name})
         self.ctx.events.publish("toxic.removed", proxy=proxy.name, name=toxic_name)
-        self._changed()
+        self._changed([proxy.name])
 
     def _set_toxics(self, proxy: BaseProxy, toxics: list[Toxic]) -> None:
         removed = {t.name for t in proxy.toxics.clear()} - {t.name for t in toxics}
@@ -424,8 +427,13 @@ class ProxyManager:
         write_state(path, self.export())
 
     def persist_to(self, path: Path) -> None:
-        """From now on, write every change to ``path`` (``--persist``)."""
-        self.writer = StateWriter(path, self.export)
+        """From now on, journal every change beside ``path`` (``--persist``); a journal
+        left by an earlier run (already replayed into the config) is folded into it."""
+        self.writer = StateWriter(path, self.export, self._one)
+
+    def _one(self, name: str) -> dict[str, Any] | None:
+        proxy = self.proxies.get(name)
+        return None if proxy is None else proxy.to_json()
 
     async def wait_saved(self) -> None:
         """Return once the file holds every change made so far (at once without --persist)."""
@@ -434,7 +442,7 @@ class ProxyManager:
 
     def close(self) -> None:
         if self.writer is not None:
-            self.writer.flush_now()
+            self.writer.close()
         for proxy in self.proxies.values():
             proxy.stop()
 

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from services.common.processes import free_port
+from services.faultproxy.core.persistence import load_state
 from tests.services.faultproxy.fp_support import (
     Api,
     EchoServer,
@@ -226,8 +227,13 @@ def test_config_file_loads_toxics_and_persists_changes(tmp_path: Path, echo: Ech
             assert s.recv(1) == b"c"
             assert time.monotonic() - start >= 0.049
         api.toxic("cfg", "slow_close", delay=10)
-        saved = json.loads(cfg.read_text())
+        # Acknowledged means on disk: the snapshot plus the journal beside it.
+        saved = load_state(cfg, cfg.read_text())
         assert [t["type"] for t in saved[0]["toxics"]] == ["latency", "slow_close"]
+    # A clean shutdown folds the journal into the file itself.
+    saved = json.loads(cfg.read_text())
+    assert [t["type"] for t in saved[0]["toxics"]] == ["latency", "slow_close"]
+    assert not (tmp_path / "fp.json.journal").exists()
 
 
 def test_sigterm_exits_promptly_with_open_connections(echo: EchoServer) -> None:
