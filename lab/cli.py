@@ -35,7 +35,7 @@ from lab.context import (
 )
 from lab.repair import leftovers as lab_leftovers
 from lab.text import did_you_mean
-from services.ports import ENDPOINTS, all_endpoint_names
+from services.ports import ENDPOINTS, PortConfigError, all_endpoint_names
 
 if TYPE_CHECKING:
     from lab.faultproxy_client import FaultProxyClient
@@ -350,6 +350,9 @@ def main() -> None:
     except BackendError as exc:
         err.print(f"[bold red]error:[/] {exc}")
         sys.exit(getattr(exc, "exit_code", 1))
+    except PortConfigError as exc:  # a port variable or offset in this shell: one line
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
     finally:
         lab.interrupts.ignore_interrupts()  # the command is over: its exit code stands
 

@@ -75,13 +75,17 @@ def env_var_for(name: str) -> str:
     return "WIRELAB_" + name.upper().replace(".", "_").replace("-", "_") + "_PORT"
 
 
+class PortConfigError(ValueError):
+    """A port variable or offset that cannot be used; the message names it."""
+
+
 def port_offset(env: Mapping[str, str] | None = None) -> int:
     env = os.environ if env is None else env
     raw = env.get("WIRELAB_PORT_OFFSET", "0")
     try:
         return int(raw)
     except ValueError:
-        raise ValueError(f"WIRELAB_PORT_OFFSET must be an integer, got {raw!r}") from None
+        raise PortConfigError(f"WIRELAB_PORT_OFFSET must be an integer, got {raw!r}") from None
 
 
 def default_port(name: str, env: Mapping[str, str] | None = None) -> int:
@@ -90,15 +94,30 @@ def default_port(name: str, env: Mapping[str, str] | None = None) -> int:
     raw = env.get(env_var_for(name))
     if raw:
         try:
-            return int(raw)
+            port = int(raw)
         except ValueError:
-            raise ValueError(f"{env_var_for(name)} must be a port number, got {raw!r}") from None
+            raise PortConfigError(
+                f"{env_var_for(name)} must be a port number, got {raw!r}"
+            ) from None
+        return _in_range(port, name, f"{env_var_for(name)}={raw}")
     if name.endswith(VIA_PROXY):
         base = BY_NAME.get(name[: -len(VIA_PROXY)])
         if base is None or not base.proxied:
             raise KeyError(name)
-        return default_port(base.name, env) + PROXY_OFFSET
-    return BY_NAME[name].port + port_offset(env)
+        port = default_port(base.name, env) + PROXY_OFFSET
+        return _in_range(port, name, f"{env_var_for(base.name)} + {PROXY_OFFSET}")
+    offset = port_offset(env)
+    return _in_range(BY_NAME[name].port + offset, name, f"port offset {offset}")
+
+
+def _in_range(port: int, name: str, cause: str) -> int:
+    # Checked here, so a bad offset is one line naming it, not an OverflowError from bind().
+    if not 1 <= port <= 65535:
+        raise PortConfigError(
+            f"{cause} puts {name} on port {port}; ports are 1-65535: choose a smaller offset "
+            "or port"
+        )
+    return port
 
 
 def all_endpoint_names() -> list[str]:

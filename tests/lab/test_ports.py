@@ -81,3 +81,31 @@ def test_published_ports_parse_and_skip_bad_entries():
     }
     assert published_ports(env) == {"rawhttp": 9080, "restapi": 9000, "rawhttp.via_proxy": 19080}
     assert published_ports({}) == {}
+
+
+def test_an_offset_or_port_out_of_range_is_one_line_not_a_traceback(tmp_path):
+    import subprocess
+    import sys
+
+    import pytest
+
+    from services.ports import PortConfigError, default_port
+
+    with pytest.raises(PortConfigError, match="port offset 99999 puts rawhttp on port 108079"):
+        default_port("rawhttp", {"WIRELAB_PORT_OFFSET": "99999"})
+    with pytest.raises(PortConfigError, match="WIRELAB_RESTAPI_PORT=0 puts restapi on port 0"):
+        default_port("restapi", {"WIRELAB_RESTAPI_PORT": "0"})
+    with pytest.raises(PortConfigError, match=r"WIRELAB_RAWHTTP_PORT \+ 10000"):
+        default_port("rawhttp.via_proxy", {"WIRELAB_RAWHTTP_PORT": "60000"})
+    env = {"PATH": "/usr/bin:/bin", "WIRELAB_STATE_DIR": str(tmp_path), "WIRELAB_BACKEND": "local"}
+    for args in (["up", "--port-offset", "99999"], ["status"]):
+        extra = {"WIRELAB_RESTAPI_PORT": "70000"} if args == ["status"] else {}
+        done = subprocess.run(
+            [sys.executable, "-m", "lab.cli", *args],
+            env={**env, **extra},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode in (1, 2), done.stderr
+        assert "Traceback" not in done.stderr and "ports are 1-65535" in done.stderr, done.stderr
