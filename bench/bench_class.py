@@ -34,6 +34,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from bench.common import row
 from lab.classroom import hosting
 from lab.classroom.registry import ClassLab, plan_class, save_class
 from lab.classroom.roster import numbered
@@ -43,15 +44,7 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def _row(name: str, figure: float, unit: str, peer: str, peer_figure: float) -> dict:
-    ratio = figure / peer_figure if peer_figure else None
-    return {
-        "name": name,
-        "figure": round(figure, 4),
-        "unit": unit,
-        "peer": peer,
-        "peer_figure": round(peer_figure, 4),
-        "ratio": None if ratio is None else round(ratio, 4),
-    }
+    return row(name, figure, unit, peer, peer_figure, digits=4)
 
 
 def _cpu_ticks(pid: int) -> int:

@@ -24,6 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.common import row
 from lab.backends.docker_backend import DockerBackend, engine_available, isolated_ports
 from lab.backends.local import LocalBackend
 from lab.images import APP_IMAGE, build_app_image, docker_client, resolve_base_image
@@ -44,15 +45,7 @@ CHANGED_FILE = Path("services") / "udpstream" / "__init__.py"
 
 
 def _row(name: str, figure: float, unit: str, peer: str, peer_figure: float) -> dict:
-    ratio = round(figure / peer_figure, 2) if peer_figure else None
-    return {
-        "name": name,
-        "figure": round(figure, 2),
-        "unit": unit,
-        "peer": peer,
-        "peer_figure": round(peer_figure, 2),
-        "ratio": ratio,
-    }
+    return row(name, figure, unit, peer, peer_figure, digits=2)
 
 
 def time_up_docker(state: Path) -> float:

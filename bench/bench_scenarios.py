@@ -24,6 +24,7 @@ import textwrap
 import time
 from pathlib import Path
 
+from bench.common import row
 from lab.backends.local import LocalBackend, isolated_lab
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,15 +57,7 @@ steps:
 
 
 def _row(name: str, figure: float, unit: str, peer: str, peer_figure: float) -> dict:
-    ratio = figure / peer_figure if peer_figure else None
-    return {
-        "name": name,
-        "figure": round(figure, 4),
-        "unit": unit,
-        "peer": peer,
-        "peer_figure": round(peer_figure, 4),
-        "ratio": None if ratio is None else round(ratio, 4),
-    }
+    return row(name, figure, unit, peer, peer_figure, digits=4)
 
 
 def _engine_rows(backend: LocalBackend, tmp: Path, rounds: int) -> list[dict]:

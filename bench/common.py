@@ -75,14 +75,16 @@ def create_proxy(api: httpx.Client, name: str, upstream: int, protocol: str = "t
     return int(r.json()["listen"].rsplit(":", 1)[1])
 
 
-def row(name: str, figure: float, unit: str, peer: str, peer_figure: float) -> dict:
+def row(
+    name: str, figure: float, unit: str, peer: str, peer_figure: float, digits: int = 3
+) -> dict:
     """One result row as ``python -m bench`` prints it; ratio = ours / the peer's."""
     ratio = figure / peer_figure if peer_figure else None
     return {
         "name": name,
-        "figure": round(figure, 3),
+        "figure": round(figure, digits),
         "unit": unit,
         "peer": peer,
-        "peer_figure": round(peer_figure, 3),
-        "ratio": None if ratio is None else round(ratio, 3),
+        "peer_figure": round(peer_figure, digits),
+        "ratio": None if ratio is None else round(ratio, digits),
     }
