@@ -14,6 +14,8 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 
+from services.faultproxy.core.addresses import is_loopback_literal
+
 # Loopback plus the lab's own services as Docker Compose names them.
 DEFAULT_ALLOW = (
     "127.0.0.0/8",
@@ -31,7 +33,7 @@ def is_loopback_host(host: str) -> bool:
     if host.lower().rstrip(".") == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return is_loopback_literal(host)  # the listen pinning's rule: ::ffff:127.0.0.1 too
     except ValueError:
         return False
 

@@ -145,6 +145,8 @@ def test_split_host_port_rejects(text: object) -> None:
 
 def test_is_loopback_host() -> None:
     assert all(map(is_loopback_host, ["127.0.0.1", "127.9.9.9", "::1", "localhost", "LOCALHOST."]))
+    # The same rule as pinning a listen address: an IPv4-mapped loopback is loopback.
+    assert is_loopback_host("::ffff:127.0.0.1")
     assert not any(map(is_loopback_host, ["0.0.0.0", "::", "", "10.0.0.1", "rawhttp", "lo"]))
 
 
