@@ -86,6 +86,9 @@ class ToxicCollection:
 
     def __init__(self) -> None:
         self._by_name: dict[str, Toxic] = {}
+        # of_kind("http") runs once per HTTP request on the screen's fast path: cached,
+        # and dropped on every change.
+        self._kinds: dict[str, list[Toxic]] = {}
 
     def __iter__(self) -> Iterator[Toxic]:
         for stream in STREAMS:
@@ -101,25 +104,33 @@ class ToxicCollection:
         return [t for t in self._by_name.values() if t.stream == stream]
 
     def of_kind(self, kind: str) -> list[Toxic]:
-        return [t for t in self._by_name.values() if t.kind == kind]
+        """The toxics of ``kind`` (a shared list: do not change it)."""
+        found = self._kinds.get(kind)
+        if found is None:
+            found = self._kinds[kind] = [t for t in self._by_name.values() if t.kind == kind]
+        return found
 
     def add(self, toxic: Toxic) -> None:
         if toxic.name in self._by_name:
             raise ToxicError("toxic already exists", status=409)
         self._by_name[toxic.name] = toxic
+        self._kinds.clear()
 
     def replace(self, toxic: Toxic) -> None:
         self._by_name[toxic.name] = toxic
+        self._kinds.clear()
 
     def remove(self, name: str) -> Toxic:
         toxic = self._by_name.pop(name, None)
         if toxic is None:
             raise ToxicError("toxic not found", status=404)
+        self._kinds.clear()
         return toxic
 
     def clear(self) -> list[Toxic]:
         removed = list(self)
         self._by_name.clear()
+        self._kinds.clear()
         return removed
 
 

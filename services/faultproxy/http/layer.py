@@ -32,6 +32,7 @@ from services.faultproxy.http.exchange import (
 )
 from services.faultproxy.http.matching import RequestHead
 from services.faultproxy.http.plan import Plan, ToxicView, plan_request
+from services.faultproxy.http.screen import HttpScreen
 from services.faultproxy.http.stats_events import stats_events_for
 from services.faultproxy.tcp.stream_toxic import Channel, Chunk, StreamToxic, ToxicStub
 
@@ -50,8 +51,45 @@ class HttpFaultLayer:
         self._generation = {UPSTREAM: 0, DOWNSTREAM: 0}
         # The input channel of a stage that is waiting for input, per direction.
         self._waiting: dict[str, Channel | None] = {UPSTREAM: None, DOWNSTREAM: None}
+        self._screen: HttpScreen | None = None
+        self.handed_over = False  # the stages have the connection, for good
+        # The plan the screen made for the request it handed over: not rolled twice.
+        self._planned: tuple[RequestHead, Plan] | None = None
+
+    # -- the fast path (http.screen) -----------------------------------------------------------
+    def screen(self, on_ready: Callable[[], None]) -> HttpScreen | None:
+        if self.handed_over or (self._screen is not None and self._screen.stopping):
+            return None
+        if self._screen is None:
+            self._screen = HttpScreen(self._decide, on_ready)
+        return self._screen
+
+    def leave_screen(self) -> bool:
+        if self.handed_over:
+            return True
+        screen = self._screen
+        if screen is not None and not screen.ready:
+            screen.request_stop()
+            if not screen.ready:
+                return False
+        self.handed_over = True
+        self._screen = None
+        if screen is not None:
+            self.exchange.stats.requests += screen.requests
+            if screen.opaque:
+                self.exchange.stats.not_http = screen.opaque
+                self.exchange.abandon()
+            self._planned = screen.planned
+        return True
+
+    def drop_screen(self) -> None:
+        self._screen = None
 
     def _decide(self, head: RequestHead) -> Plan:
+        if self._planned is not None:
+            (planned_head, plan), self._planned = self._planned, None
+            if (planned_head.method, planned_head.target) == (head.method, head.target):
+                return plan
         self._counted = False
         plan = plan_request(head, self._toxics(), self._rng, self._count)
         if self._counted:

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,14 +22,55 @@ import h11
 MATCH_KEYS = ("method", "path", "headers")
 
 
-@dataclass(frozen=True)
-class RequestHead:
-    """The parts of a request a toxic can match on (decoded as latin-1, as HTTP bytes are)."""
+# One header field of a head already checked as a whole (see `http.framing`).
+HEADER_FIELD = re.compile(r"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([^\r]*)\r\n")
 
-    method: str
-    target: str
-    headers: tuple[tuple[str, str], ...]  # names lower-cased, in order
-    http_version: str = "1.1"
+
+class RequestHead:
+    """The parts of a request a toxic can match on (decoded as latin-1, as HTTP bytes are).
+
+    ``headers``: (name lower-cased, value) pairs in order. The screen (`http.screen`) makes
+    one per request and most toxics never look at the headers, so it may pass the raw
+    field lines instead (``raw_fields``), split only when first asked for.
+    """
+
+    __slots__ = ("method", "target", "http_version", "_headers", "_raw_fields")
+
+    def __init__(
+        self,
+        method: str,
+        target: str,
+        headers: tuple[tuple[str, str], ...] = (),
+        http_version: str = "1.1",
+        *,
+        raw_fields: str | None = None,
+    ) -> None:
+        self.method = method
+        self.target = target
+        self.http_version = http_version
+        self._headers = headers if raw_fields is None else None
+        self._raw_fields = raw_fields
+
+    @property
+    def headers(self) -> tuple[tuple[str, str], ...]:
+        if self._headers is None:
+            fields = HEADER_FIELD.findall(self._raw_fields or "")
+            self._headers = tuple((n.lower(), v.rstrip(" \t")) for n, v in fields)
+        return self._headers
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RequestHead):
+            return NotImplemented
+        mine = (self.method, self.target, self.headers, self.http_version)
+        return mine == (other.method, other.target, other.headers, other.http_version)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-looking, like the dataclass was not
+
+    def __repr__(self) -> str:
+        return (
+            f"RequestHead(method={self.method!r}, target={self.target!r}, "
+            f"headers={self.headers!r}, http_version={self.http_version!r})"
+        )
 
     @classmethod
     def from_h11(cls, event: h11.Request) -> RequestHead:

@@ -4,7 +4,10 @@ A `Direction` moves bytes from ``src`` to ``dst``:
 
 - **splice mode** (no toxic needs the bytes): a `SplicePump`, zero-copy;
 - **chain mode**: ``reader -> stage ... stage -> writer`` with `Channel`s in between
-  (see `stream_toxic`).
+  (see `stream_toxic`);
+- **screen mode** (http toxics, no byte-level toxic): a `CopyPump` through the HTTP
+  layer's screen, which relays requests no toxic touches at callback cost and hands the
+  connection to the chain, at a message boundary, when one needs more (see `http.screen`).
 
 `Direction.configure` is called on every toxic change and switches live:
 
@@ -35,12 +38,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from services.faultproxy.tcp.copy_pump import CopyPump
 from services.faultproxy.tcp.splice_pump import SPLICE_AVAILABLE, SplicePump
 from services.faultproxy.tcp.stream_toxic import Channel, Chunk, StreamToxic, ToxicStub, forward
 
 if TYPE_CHECKING:
     from services.faultproxy.core.proxy_base import Toxic
-    from services.faultproxy.tcp.http_hook import HttpLayer
+    from services.faultproxy.tcp.http_hook import HttpLayer, Screen
     from services.faultproxy.tcp.proxy import TcpProxy
 
 log = logging.getLogger("faultproxy.tcp")
@@ -93,6 +97,7 @@ class Direction:
         self._bytes_series = conn.proxy.bytes_series[stream]
         self._received_series = conn.proxy.received_series[stream]
         self._pump: SplicePump | None = None
+        self._copy: CopyPump | None = None
         self._head = Channel()
         self._tail = Channel()
         self._channels: list[Channel] = []  # between stages: _channels[i] feeds stage i+1
@@ -119,13 +124,30 @@ class Direction:
         self,
         toxics: list[tuple[Toxic, StreamToxic]],
         http_stage: Callable[[], StreamToxic | None] | None,
+        screen: Screen | None = None,
     ) -> None:
-        """Run this direction with ``toxics`` (already rolled for toxicity), live."""
+        """Run this direction with ``toxics`` (already rolled for toxicity), live; or, with
+        ``screen`` (and neither toxics nor a stage), screened."""
         if self.done.is_set() or self.conn.closed:
             return
         self._generation += 1
         self._http_stage = http_stage
+        if screen is not None:
+            self._start_screen(screen)
+            return
         needs_chain = bool(toxics) or http_stage is not None or not SPLICE_AVAILABLE
+        if self.mode == "screen":
+            assert self._copy is not None
+            if not needs_chain and self._copy.idle:
+                self._copy.stop()
+                self._copy = None
+                self._start_splice()
+                return
+            self._screen_to_chain()
+            self._rebuild(toxics)
+            if not needs_chain and not self._reader_eof:
+                self._switching = self.loop.create_task(self._chain_to_splice())
+            return
         if self._switching is not None and not self._switching.done():
             # A switch to splice is draining; remember the latest wish and apply it after.
             self._pending = toxics
@@ -188,6 +210,48 @@ class Direction:
         self.conn.proxy.metrics.splice_fallbacks.inc(1, proxy=self.conn.proxy.name)
         items: list[Chunk | None] = [Chunk(leftover)] if leftover else []
         self._start_chain(start_reader=not eof)
+        if eof:
+            self._reader_eof = True
+            items.append(None)
+        self._head.push_front(items)
+
+    # ---- screen mode ------------------------------------------------------------------
+
+    def _start_screen(self, screen: Screen) -> None:
+        """Copy through the screen. Only from idle or splice: the connection never screens
+        a direction the chain has had (it asks only while neither direction is chained)."""
+        if self.mode == "screen":
+            return
+        first, eof = b"", False
+        if self.mode == "splice":
+            assert self._pump is not None
+            first, eof = self._pump.stop()
+            self._pump.close()
+            self._pump = None
+            self.conn.proxy.metrics.splice_fallbacks.inc(1, proxy=self.conn.proxy.name)
+        self.mode = "screen"
+        self._copy = CopyPump(
+            self.loop,
+            self.src,
+            self.dst,
+            screen.client_bytes if self.stream == "upstream" else screen.upstream_bytes,
+            self._count,
+            self._received_series.inc,
+            self._shutdown_dst,
+            self._on_pump_error,
+        )
+        self._copy.start(first, eof)
+
+    def _screen_to_chain(self) -> None:
+        """Hand over to the chain: what the screen let through but the receiver has not
+        taken goes to the writer; what it held back goes to the chain's head."""
+        assert self._copy is not None
+        passed, held, eof = self._copy.stop()
+        self._copy = None
+        self._start_chain(start_reader=not eof)
+        if passed:
+            self._tail.put_nowait(Chunk(passed))
+        items: list[Chunk | None] = [Chunk(held)] if held else []
         if eof:
             self._reader_eof = True
             items.append(None)
@@ -431,6 +495,9 @@ class Direction:
         if self._pump is not None:
             self._pump.close()
             self._pump = None
+        if self._copy is not None:
+            self._copy.stop()
+            self._copy = None
         tasks = (self._reader, self._writer, self._switching, self._migration)
         live = [
             t for t in (*tasks, *(s.task for s in self._slots)) if t is not None and not t.done()
@@ -517,8 +584,9 @@ class Connection:
                 return
         http_toxics = self.proxy.toxics.of_kind("http")
         layer = self._get_http_layer() if http_toxics else None
-        for stream, direction in self.directions.items():
-            chain = [
+        chains: dict[str, list[tuple[Toxic, StreamToxic]]] = {}
+        for stream in self.directions:
+            chains[stream] = [
                 (t, t.runtime)
                 for t in self.proxy.toxics.for_stream(stream)
                 if t.kind == "stream" and self._rolled_active(t) and t.toxic_type.needs_bytes
@@ -527,10 +595,25 @@ class Connection:
             for t in self.proxy.toxics.for_stream(stream):
                 if t.kind == "stream" and not t.toxic_type.needs_bytes:
                     self._rolled_active(t)
+        screen = None
+        if layer is not None:
+            screenable = not any(chains.values()) and all(
+                d.mode in ("idle", "splice", "screen") for d in self.directions.values()
+            )
+            screen = layer.screen(self._screen_ready) if screenable else None
+            if screen is None and not layer.leave_screen():
+                return  # the screen hands over at the next boundary, then calls back
+        elif self._http_layer is not None:
+            self._http_layer.drop_screen()
+        for stream, direction in self.directions.items():
             http_stage = None
-            if layer is not None:
+            if layer is not None and screen is None:
                 http_stage = layer.request_stage if stream == "upstream" else layer.response_stage
-            direction.configure(chain, http_stage)
+            direction.configure(chains[stream], http_stage, screen)
+
+    def _screen_ready(self) -> None:
+        """The HTTP screen can hand over now: apply the toxics again (off this callback)."""
+        self.loop.call_soon(self.apply_toxics)
 
     def _get_http_layer(self) -> HttpLayer | None:
         if not self._http_layer_made:

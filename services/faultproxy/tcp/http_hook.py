@@ -5,8 +5,11 @@ connections leaves the zero-copy path and the connection gets an *HTTP layer*, p
 the `services.faultproxy.http` package (TCP works without it; then http toxics cannot be
 registered at all, since that package registers them).
 
-The layer is created once per connection and contributes one stage at the *head* of each
-direction's toxic chain (before the byte-level toxics)::
+While the proxy has no byte-level toxic, the layer first offers a *screen* (``screen()``):
+both directions are copied by callbacks through it, and it hands the connection to the
+stages below at a message boundary when a request needs more than relaying (see
+`services.faultproxy.http.screen`). Otherwise, and from then on, the layer contributes one
+stage at the *head* of each direction's toxic chain (before the byte-level toxics)::
 
     client -> [HTTP request stage]  -> byte toxics -> upstream server
     client <- byte toxics <- [HTTP response stage] <- upstream server
@@ -50,7 +53,26 @@ log = logging.getLogger("faultproxy.http")
 HTTP_LAYER_MODULE = "services.faultproxy.http.layer"
 
 
+class Screen(Protocol):
+    """The HTTP layer's fast path: filters for the two directions' `CopyPump`s."""
+
+    def client_bytes(self, data: bytes) -> tuple[bytes, bytes | None]: ...
+
+    def upstream_bytes(self, data: bytes) -> tuple[bytes, bytes | None]: ...
+
+
 class HttpLayer(Protocol):
+    def screen(self, on_ready: Callable[[], None]) -> Screen | None:
+        """The screen both directions should copy through, or None once the stages have
+        the connection (or are about to). ``on_ready``: see `leave_screen`."""
+
+    def leave_screen(self) -> bool:
+        """The stages are wanted: True when they may take over now; else the screen stops
+        at the next message boundary and calls ``on_ready`` then."""
+
+    def drop_screen(self) -> None:
+        """The last http toxic went: forget the screen (a new one starts fresh)."""
+
     def request_stage(self) -> StreamToxic:
         """A fresh stage for the head of the upstream (client -> server) chain."""
 

@@ -8,12 +8,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import itertools
+import re
 import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -226,3 +229,63 @@ async def hash_exchange(port: int, up: int, down: int, seed: int, read_pause: fl
 
 def python() -> str:
     return sys.executable
+
+
+# ---- an HTTP/1.1 upstream for the http toxic tests ---------------------------------
+
+HTTP_UPSTREAM_SERVER = r"""
+import http.server, sys
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, so one client connection carries many requests
+    disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall
+
+    def reply(self, body):
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Upstream", "yes")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def do_GET(self):
+        self.reply(b"x" * 4000 if self.path.startswith("/big") else f"upstream {self.path}".encode())
+
+    do_HEAD = do_GET
+
+    def do_POST(self):
+        if self.headers.get("Transfer-Encoding", "").lower() != "chunked":
+            self.reply(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+            return
+        body = b""
+        while size := int(self.rfile.readline().split(b";")[0], 16):
+            body += self.rfile.read(size)
+            self.rfile.readline()
+        while self.rfile.readline() not in (b"\r\n", b""):  # trailers
+            pass
+        self.reply(body)
+
+    def log_message(self, *args):
+        pass
+
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+"""
+
+
+proxy_numbers = itertools.count(1)
+
+
+@dataclass
+class Web:
+    api: Api
+    client: httpx.Client
+    name: str
+
+
+def metric(api: Api, name: str, **labels: str) -> int:
+    """One series of ``/metrics`` (0 if absent), labels in any order."""
+    for line in api.get("/metrics").text.splitlines():
+        m = re.fullmatch(r"(\w+)\{(.*)\} (\d+)", line)
+        if m and m.group(1) == name and dict(re.findall(r'(\w+)="([^"]*)"', m.group(2))) == labels:
+            return int(m.group(3))
+    return 0

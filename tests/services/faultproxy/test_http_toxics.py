@@ -6,95 +6,25 @@ tests depend on no other service of the lab.
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
 import socket
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 
 import httpx
 import pytest
 from toxiproxy import Toxiproxy
 from toxiproxy.api import APIConsumer
 
-from services.common.processes import free_port, service_process, wait_tcp
 from tests.services.faultproxy.fp_support import (
     Api,
     EchoServer,
+    Web,
     connect,
+    metric,
     recv_exactly,
 )
-
-UPSTREAM_SERVER = r"""
-import http.server, sys
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, so one client connection carries many requests
-    disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall
-
-    def reply(self, body):
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("X-Upstream", "yes")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    def do_GET(self):
-        self.reply(b"x" * 4000 if self.path.startswith("/big") else f"upstream {self.path}".encode())
-
-    do_HEAD = do_GET
-
-    def do_POST(self):
-        self.reply(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-
-    def log_message(self, *args):
-        pass
-
-http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
-"""
-
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[int]:
-    port = free_port()
-    with service_process(["-c", UPSTREAM_SERVER, str(port)], lambda: wait_tcp(port, timeout=0.5)):
-        yield port
-
-
-_proxy_numbers = itertools.count(1)
-
-
-@dataclass
-class Web:
-    api: Api
-    client: httpx.Client
-    name: str
-
-
-@pytest.fixture()
-def web(api: Api, upstream: int) -> Iterator[Web]:
-    """A proxy to the upstream and a keep-alive httpx client on it (one connection).
-
-    Metrics live as long as the faultproxy process, so each test's proxy has its own name.
-    """
-    name = f"web{next(_proxy_numbers)}"
-    port = api.create(name, upstream)
-    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5, limits=limits) as client:
-        yield Web(api, client, name)
-
-
-def metric(api: Api, name: str, **labels: str) -> int:
-    """One series of ``/metrics`` (0 if absent), labels in any order."""
-    for line in api.get("/metrics").text.splitlines():
-        m = re.fullmatch(r"(\w+)\{(.*)\} (\d+)", line)
-        if m and m.group(1) == name and dict(re.findall(r'(\w+)="([^"]*)"', m.group(2))) == labels:
-            return int(m.group(3))
-    return 0
 
 
 def test_http_status_429_with_retry_after_reaches_httpx_exactly(web: Web) -> None:
