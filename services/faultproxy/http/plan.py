@@ -52,14 +52,21 @@ def rolled(toxicity: float, rng: random.Random) -> bool:
     return rng.random() < toxicity
 
 
+# The plan of a request no toxic matched: shared (never changed), since most requests get
+# it and the screen plans every request.
+NOTHING = Plan()
+
+
 def plan_request(
     head: RequestHead, toxics: Iterable[ToxicView], rng: random.Random, report: Report
 ) -> Plan:
-    plan = Plan()
+    plan = NOTHING
     for toxic in toxics:
         rule = toxic.runtime
         if not isinstance(rule, HttpToxicRule) or not rule.match.matches(head):
             continue
+        if plan is NOTHING:
+            plan = Plan()
         report(toxic, "matched", {})
         if rule.terminal and plan.terminal is not None:
             continue

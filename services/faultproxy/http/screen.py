@@ -38,13 +38,13 @@ from services.faultproxy.http.framing import (
     parse_response_head,
 )
 from services.faultproxy.http.matching import RequestHead
-from services.faultproxy.http.plan import Plan
+from services.faultproxy.http.plan import NOTHING, Plan
 
 Filtered = tuple[bytes, bytes | None]  # (bytes to relay now, bytes held back or None)
 
 
 def changes_nothing(plan: Plan) -> bool:
-    return (
+    return plan is NOTHING or (
         plan.terminal is None
         and plan.drip is None
         and plan.request_delay == 0
