@@ -334,7 +334,9 @@ app.command("console")(console_command)
 @app.callback()
 def _agree_with_recorded_lab(ctx: typer.Context) -> None:
     """Refuse (exit 2) a command that would reach another lab than the recorded one."""
-    lab.interrupts.raise_on_interrupt()  # from here commands roll back on KeyboardInterrupt
+    if ctx.invoked_subcommand != "run":  # `lab run` switches inside its own try, so no
+        # Ctrl-C can fall between here and there (typer would exit 130 without a word)
+        lab.interrupts.raise_on_interrupt()  # from here commands roll back on KeyboardInterrupt
     if ctx.invoked_subcommand in ("up", "down", "scenarios", "validate", "class", "use"):
         return  # up and down check their own flags too; the others reach no one lab
     try:

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from lab.interrupts import exit_on_interrupt, ignore_interrupts, raise_on_interrupt
 from lab.scenario.library import (
     YAML_SUFFIXES,
     Loaded,
@@ -31,6 +32,7 @@ from lab.scenario.variables import parse_overrides
 
 console = Console()
 err = Console(stderr=True)
+AGAIN = "interrupted again: the lab was already rolled back"  # a Ctrl-C after the rollback
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -179,18 +181,22 @@ def run_command(
     a service, which run here; the report merges both and says where each ran.
     """
     try:
-        from lab.interrupts import exit_on_interrupt
         from lab.scenario.engine import Interrupted
         from lab.scenario.journal import journal, write_journal
         from lab.scenario.junit import write_junit
         from lab.scenario.progress import print_report
 
+        raise_on_interrupt()  # not earlier (lab/cli.py): a Ctrl-C lands in the except below
         chosen, backend, proxy_api, progress, runner = _start_run(
             names, set_, up, verbose, scenarios_dir, wait_for
         )
         in_network, on_host = _split(backend, chosen)
+        if not in_network:  # nothing else to stop: another Ctrl-C ends the process as soon
+            # as it can have read that the lab rolled back (installed before that line is out)
+            progress.before_interrupted_line = lambda: exit_on_interrupt(AGAIN)
     except KeyboardInterrupt:
         # Nothing applied yet (the lab repair, if any, is complete or harmless to redo).
+        ignore_interrupts()  # one line, even if Ctrl-C comes again
         err.print("interrupted while starting: no scenario ran, nothing to roll back")
         raise typer.Exit(130) from None
 
@@ -222,7 +228,7 @@ def run_command(
         # Every scenario run here has rolled back by now: another Ctrl-C just ends the
         # process (once the runner container, if any, has been told and closed).
         if session is None:
-            exit_on_interrupt("interrupted again: the lab was already rolled back")
+            exit_on_interrupt(AGAIN)
         signal.signal(signal.SIGTERM, previous)
         progress.stop()
         if session is not None:
@@ -230,7 +236,7 @@ def run_command(
         if interrupted and in_network:
             with contextlib.suppress(Exception):
                 proxy_api.reset()  # a safety net: the runner rolled back its own faults
-        exit_on_interrupt("interrupted again: the lab was already rolled back")
+        exit_on_interrupt(AGAIN)
         runner.close()
         proxy_api.close()
     order = {id(s): i for i, s in enumerate(chosen)}
@@ -255,6 +261,7 @@ def run_command(
         scenario_report(html, data)
     if interrupted:
         if not no_report:
+            ignore_interrupts()  # one closing line: a Ctrl-C after this one changes nothing
             err.print("[yellow]interrupted: the lab was rolled back[/]")
         raise typer.Exit(130)
     if not data["passed"]:

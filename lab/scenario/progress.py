@@ -35,6 +35,8 @@ class RichProgress:
         self._status: Status | None = None
         self._lock = threading.Lock()
         self._label = ""
+        # Called before an interrupted scenario's line (which says it rolled back) is out.
+        self.before_interrupted_line: Callable[[], None] | None = None
 
     def _update(self, text: str) -> None:
         with self._lock:
@@ -70,6 +72,8 @@ class RichProgress:
 
     def scenario_finished(self, result: ScenarioResult) -> None:
         self.stop()
+        if result.status == "interrupted" and self.before_interrupted_line is not None:
+            self.before_interrupted_line()
         style = STYLE.get(result.status, "white")
         detail = ""
         if result.status != "passed":

@@ -7,8 +7,12 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from lab.faultproxy_client import FaultProxyClient
 from services.common.paths import REPO_ROOT
@@ -29,6 +33,23 @@ def start_run(scenario: Path) -> subprocess.Popen[str]:
         [sys.executable, "-m", "lab.cli", "run", str(scenario)],
         cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
+
+
+# A run interrupted twice ends with exactly one of these, whenever the second Ctrl-C comes.
+CLOSING = (
+    "interrupted again: the lab was already rolled back",
+    "interrupted: the lab was rolled back",
+)
+TWICE = """
+name: ctrl-c-twice
+summary: one fault, then a wait to be interrupted in
+lesson: after the rollback, another Ctrl-C just ends the run.
+setup:
+  - toxic:
+      add: {proxy: rawhttp, type: latency, attributes: {latency: 500}}
+steps:
+  - sleep: 60
+"""
 
 
 def wait_for_faults(proc: subprocess.Popen, backend, timeout: float = 40) -> None:
@@ -97,26 +118,80 @@ def test_ctrl_c_during_start_up_is_one_line_and_130(local_lab, tmp_path):
     assert_clean(local_lab)
 
 
+def output_of(proc: subprocess.Popen[str], on_line: Callable[[str], bool] = lambda _: False) -> str:
+    """All of proc's output, once it has exited; on_line sees each line until it returns True.
+
+    Everything is read through proc.stdout: after `for line in proc.stdout`, the pipe's
+    buffer can already hold the lines that follow (the closing line too), and
+    proc.communicate(timeout=...) reads past that buffer, so it would lose them."""
+    watchdog = threading.Timer(60, proc.kill)  # a hung run fails the test, not hangs it
+    watchdog.start()
+    try:
+        seen: list[str] = []
+        for line in proc.stdout:  # type: ignore[union-attr]
+            seen.append(line)
+            if on_line(line):
+                break
+        seen.append(proc.stdout.read())  # type: ignore[union-attr]
+        proc.wait()
+    finally:
+        watchdog.cancel()
+    return "".join(seen)
+
+
+def assert_one_closing_line(proc: subprocess.Popen[str], output: str) -> None:
+    assert proc.returncode == 130, output
+    assert "Traceback" not in output
+    assert sum(output.count(line) for line in CLOSING) == 1, output
+
+
 def test_a_second_ctrl_c_after_the_rollback_is_one_line_and_130(local_lab, tmp_path):
     scenario = tmp_path / "interrupt.yaml"
     scenario.write_text(SLOW_FAULTS)
     proc = start_run(scenario)
-    seen: list[str] = []
+
+    def again(line: str) -> bool:  # the progress line comes once the rollback is done
+        if "rolled back" in line:
+            proc.send_signal(signal.SIGINT)
+        return "rolled back" in line
+
     try:
         wait_for_faults(proc, local_lab)
         proc.send_signal(signal.SIGINT)
-        for line in proc.stdout:  # the progress line comes once the rollback is done
-            seen.append(line)
-            if "rolled back" in line:
-                proc.send_signal(signal.SIGINT)
-                break
-        output = "".join(seen) + proc.communicate(timeout=30)[0]
+        output = output_of(proc, again)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 130, output
-    assert "Traceback" not in output
-    assert "interrupted again: the lab was already rolled back" in output or (
-        "interrupted: the lab was rolled back" in output
-    )
+    assert_one_closing_line(proc, output)
     assert_clean(local_lab)
+
+
+# After the "rolled back" progress line: every line up to and past the point where the
+# second Ctrl-C was once answered by a KeyboardInterrupt that typer turned into a silent
+# 130, then deeper into the report. After the closing line: the exit itself.
+SECOND_CTRL_C_AT = [("progress", n) for n in [*range(16), 50, 5000]] + [
+    ("closing", n) for n in (0, 1, 2, 5, 20, 1000)
+]
+
+
+@pytest.mark.slow
+def test_a_second_ctrl_c_at_any_line_after_the_rollback_is_one_line_and_130(local_lab, tmp_path):
+    """Deterministic: tests/lab/scenario/ctrl_c_at.py sends both Ctrl-Cs from inside
+    `lab run`, the second after exactly N Python lines, so no timing decides the result."""
+    scenario = tmp_path / "twice.yaml"
+    scenario.write_text(TWICE)
+    wrong: list[str] = []
+    for after, lines in SECOND_CTRL_C_AT:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.lab.scenario.ctrl_c_at", after, str(lines),
+             "run", str(scenario)],
+            cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        output = output_of(proc)
+        try:
+            assert_one_closing_line(proc, output)
+        except AssertionError:
+            wrong.append(f"after {lines} lines past the {after} line: exit {proc.returncode}, "
+                         f"closing lines {[ln for ln in CLOSING if ln in output]}")  # fmt: skip
+        assert_clean(local_lab)
+    assert not wrong, "\n".join(wrong)
