@@ -154,88 +154,93 @@ def test_a_websocket_style_upgrade_is_relayed_untouched(web: Web) -> None:
     )
 
 
+def request_bytes(i: int, rng: random.Random) -> tuple[bytes, bytes]:
+    """A request (GET, POST with a length, or POST chunked) and the body its answer ends with."""
+    kind = rng.choice(["get", "slow", "post", "chunked"])
+    if kind in ("get", "slow"):
+        path = f"/{kind}/{i}"
+        return f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode(), f"upstream {path}".encode()
+    payload = f"{i}:".encode() + rng.randbytes(rng.randint(0, 3000))
+    if kind == "post":
+        head = f"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: {len(payload)}\r\n\r\n"
+        return head.encode() + payload, payload
+    half = len(payload) // 2
+    chunks = b"".join(
+        f"{len(c):x}\r\n".encode() + c + b"\r\n" for c in (payload[:half], payload[half:]) if c
+    )
+    head = "POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    return head.encode() + chunks + b"0\r\n\r\n", payload
+
+
 def test_keepalive_traffic_stays_exact_while_toxics_churn(web: Web) -> None:
-    """Hundreds of requests (GET, POST with a length, POST chunked, split anywhere) on one
-    connection while a thread adds and removes http and byte toxics: every answer is the
-    right one, in order."""
+    """600 requests (GET, POST with a length, POST chunked; sent whole, split anywhere or two
+    pipelined) on a new connection every 25, while a thread adds and removes http and byte
+    toxics: every answer is the right one, in order, and the connections went through every
+    path (screen, chain, splice) and the moves between them."""
     api, name = web.api, web.name
     port = int(api.get(f"/proxies/{name}").json()["listen"].rsplit(":", 1)[1])
     stop = threading.Event()
     errors: list[str] = []
+    seen_modes: set[str] = set()
 
     def churn() -> None:
         rng = random.Random(3)
+        bodies = [
+            {
+                "type": "http_status",
+                "name": "never",
+                "attributes": {"status": 500, "match": {"path": "/never"}},
+            },
+            {"type": "latency", "name": "lat", "attributes": {"latency": 1}},
+            {
+                "type": "http_delay",
+                "name": "slow",
+                "attributes": {"latency": 2, "match": {"path": "/slow"}},
+            },
+        ]
+        base = f"/proxies/{name}/toxics"
         with httpx.Client(base_url=api.http.base_url, timeout=10) as http:
             while not stop.is_set():
                 choice = rng.random()
-                base = f"/proxies/{name}/toxics"
-                if choice < 0.3:
-                    body = {
-                        "type": "http_status",
-                        "name": "never",
-                        "attributes": {"status": 500, "match": {"path": "/never"}},
-                    }
-                elif choice < 0.5:
-                    body = {
-                        "type": "latency",
-                        "name": "lat",
-                        "attributes": {"latency": rng.randint(0, 3)},
-                    }
-                elif choice < 0.6:
-                    body = {
-                        "type": "http_delay",
-                        "name": "slow",
-                        "attributes": {"latency": 2, "match": {"path": "/slow"}},
-                    }
+                if choice < 0.6:
+                    body = bodies[0] if choice < 0.35 else bodies[1] if choice < 0.5 else bodies[2]
+                    r = http.post(base, json=body)
+                    if r.status_code not in (200, 409):
+                        errors.append(f"{r.status_code} {r.text}")
                 else:
                     for toxic in http.get(base).json():
                         http.delete(f"{base}/{toxic['name']}")
-                    time.sleep(rng.random() * 0.02)
-                    continue
-                r = http.post(base, json=body)
-                if r.status_code not in (200, 409):
-                    errors.append(f"{r.status_code} {r.text}")
-                time.sleep(rng.random() * 0.02)
+                for conn in http.get(f"/proxies/{name}/connections").json():
+                    seen_modes.update(conn["mode"].values())
+                time.sleep(rng.random() * 0.03)
 
     thread = threading.Thread(target=churn, daemon=True)
     thread.start()
     rng = random.Random(11)
     try:
-        with connect(port) as s:
-            buf = bytearray()
-            for i in range(300):
-                kind = rng.choice(["get", "slow", "post", "chunked"])
-                if kind in ("get", "slow"):
-                    path = f"/{'slow' if kind == 'slow' else 'get'}/{i}"
-                    s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-                    expected = f"upstream {path}".encode()
-                else:
-                    payload = f"{i}:".encode() + bytes(
-                        rng.randrange(256) for _ in range(rng.randint(0, 3000))
-                    )
-                    if kind == "post":
-                        head = (
-                            f"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: {len(payload)}\r\n\r\n"
-                        )
-                        wire = head.encode() + payload
-                    else:
-                        head = "POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                        half = len(payload) // 2
-                        chunks = [payload[:half], payload[half:]]
-                        wire = (
-                            head.encode()
-                            + b"".join(
-                                f"{len(c):x}\r\n".encode() + c + b"\r\n" for c in chunks if c
-                            )
-                            + b"0\r\n\r\n"
-                        )
-                    expected = payload
-                    cut = rng.randint(0, len(wire))  # any split, heads included
+        for first in range(0, 600, 25):
+            with connect(port) as s:
+                buf = bytearray()
+                i = first
+                while i < first + 25:
+                    wire, expected = request_bytes(i, rng)
+                    how = rng.random()
+                    if how < 0.15:  # two pipelined in one write
+                        wire2, expected2 = request_bytes(i + 1, rng)
+                        s.sendall(wire + wire2)
+                        assert read_response(s, buf).endswith(expected), (i, wire[:60])
+                        assert read_response(s, buf).endswith(expected2), (i + 1, wire2[:60])
+                        i += 2
+                        continue
+                    cut = rng.randint(0, len(wire)) if how < 0.4 else len(wire)
                     s.sendall(wire[:cut])
-                    s.sendall(wire[cut:])
-                response = read_response(s, buf)
-                assert response.endswith(expected), (i, kind, response[:200])
+                    if cut < len(wire):
+                        time.sleep(0.001)
+                        s.sendall(wire[cut:])
+                    assert read_response(s, buf).endswith(expected), (i, wire[:60])
+                    i += 1
     finally:
         stop.set()
         thread.join(10)
     assert not errors
+    assert {"screen", "chain", "splice"} <= seen_modes, seen_modes
