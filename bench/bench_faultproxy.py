@@ -9,7 +9,7 @@ by section (``--only``):
   relay; the sink reads that much and answers the byte count; time from first byte to
   that answer. Peers: socat (a C relay, large buffer), a naive asyncio proxy (streams,
   uvloop when installed), Toxiproxy, and direct loopback (no relay: the ceiling).
-- ``rtt``: 64-byte ping-pongs against an echo server, in rounds (5, or 3 with
+- ``rtt``: 64-byte ping-pongs against an echo server, in rounds (9, or 3 with
   ``--quick``); each round opens fresh connections and pings every path in turn (direct,
   faultproxy, socat, Toxiproxy; the order rotated per round). Every figure is the median
   over rounds of the per-round figure: added RTT (p50, p99: through the relay minus
@@ -359,7 +359,7 @@ def rtt_rounds(ports: dict[str, int], rounds: int, pings: int) -> list[dict[str,
 def rtt_rows(quick: bool) -> list[dict]:
     """Round trips of 64-byte ping-pongs through each relay and directly: per path and
     percentile, the median over rounds of the per-round figure."""
-    rounds = 3 if quick else 5
+    rounds = 3 if quick else 9
     pings = 500 if quick else 2000
     with server("echo") as target:
         with (
