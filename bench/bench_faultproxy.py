@@ -1,25 +1,35 @@
-"""faultproxy next to ``socat -b 262144``, a naive asyncio proxy and direct loopback, in one run.
+"""faultproxy next to ``socat -b 262144``, Toxiproxy 2.12.0, a naive asyncio proxy and
+direct loopback, in one run.
 
-Measurements (each row: ``figure`` is ours, ``peer_figure`` the peer's, ratio = ours/peer):
+Measurements (each row: ``figure`` is ours, ``peer_figure`` the peer's, ratio = ours/peer),
+by section (``--only``):
 
-- *throughput* with 1 and 8 connections, MB/s (1 MB = 10^6 bytes): a client streams a
+- ``throughput``: 1 and 8 connections, MB/s (1 MB = 10^6 bytes): a client streams a
   fixed amount (announced in an 8-byte header) to a sink (separate process) through each
   relay; the sink reads that much and answers the byte count; time from first byte to
-  that answer. Peers: socat (a C
-  relay, large buffer), a naive asyncio proxy (streams, uvloop when installed), and
-  direct loopback (no relay: the ceiling).
-- *added RTT*: 64-byte ping-pongs against an echo server, p50 and p99 through the relay
-  minus direct, in µs. Peer: socat's added RTT.
-- *latency toxic accuracy*: a ``latency`` 100 ms toxic on the downstream; p50 of
-  (RTT - direct p50) in ms against the configured 100 ms.
-- *bandwidth toxic accuracy*: 2 MB through a ``bandwidth`` 1000 KB/s toxic; achieved
-  KB/s against the configured 1000.
+  that answer. Peers: socat (a C relay, large buffer), a naive asyncio proxy (streams,
+  uvloop when installed), Toxiproxy, and direct loopback (no relay: the ceiling).
+- ``rtt``: 64-byte ping-pongs against an echo server, in rounds (9, or 3 with
+  ``--quick``); each round opens fresh connections and pings every path in turn (direct,
+  faultproxy, socat, Toxiproxy; the order rotated per round). Every figure is the median
+  over rounds of the per-round figure: added RTT (p50, p99: through the relay minus
+  direct, paired within a round), round-trip p50/p99 per path, and faultproxy's p99 over
+  Toxiproxy's, whose per-round min-max is in the row name. Each round's figures also go
+  to stderr. A p99 is a handful of pings: one burst of load from another process moves
+  it by 2x on a shared 2-core machine, so read a single round's ratio with care.
+- ``accuracy``: a ``latency`` 100 ms toxic on the downstream, p50 of (RTT - direct p50)
+  in ms against the configured 100 ms; 2 MB through a ``bandwidth`` 1000 KB/s toxic,
+  achieved KB/s against the configured 1000; faultproxy's errors against Toxiproxy's.
+- ``http``: HTTP req/s with a non-matching ``http_status`` toxic against none.
+- ``persist``: creating proxies with ``--persist`` against without.
 
-Run: ``python -m bench.bench_faultproxy [--quick]`` or ``python -m bench faultproxy``.
+Run: ``python -m bench.bench_faultproxy [--quick] [--only SECTION[,SECTION...]]`` or
+``python -m bench faultproxy`` (every section).
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import shutil
@@ -28,7 +38,7 @@ import statistics
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import httpx
 
@@ -237,18 +247,39 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def run(quick: bool = False) -> list[dict]:
-    if shutil.which("socat") is None:
+SECTIONS = ("throughput", "rtt", "accuracy", "http", "persist")
+
+
+def run(quick: bool = False, only: Iterable[str] | None = None) -> list[dict]:
+    """All sections, or those in ``only`` (names from SECTIONS), in SECTIONS order."""
+    wanted = set(SECTIONS if only is None else only)
+    unknown = wanted - set(SECTIONS)
+    if unknown:
+        raise ValueError(f"unknown section(s) {sorted(unknown)}; known: {', '.join(SECTIONS)}")
+    if wanted & {"throughput", "rtt"} and shutil.which("socat") is None:
         raise RuntimeError("socat is not installed (Debian package socat; see .ci/system-deps.sh)")
+    missing = toxiproxy_missing()
+    if missing and wanted & {"throughput", "rtt", "accuracy"}:
+        print(f"# no Toxiproxy peer: {missing}", file=sys.stderr)
+    sections: dict[str, Callable[[bool], list[dict]]] = {
+        "throughput": throughput_rows,
+        "rtt": rtt_rows,
+        "accuracy": accuracy_rows,
+        "http": http_toxic_rows,
+        "persist": persist_rows,
+    }
+    rows: list[dict] = []
+    for name in SECTIONS:
+        if name in wanted:
+            rows.extend(sections[name](quick))
+    return rows
+
+
+def throughput_rows(quick: bool) -> list[dict]:
     one_conn = 200_000_000 if quick else 500_000_000
     eight_conn = 25_000_000 if quick else 64_000_000
     repeats = 2 if quick else 5
-    pings = 300 if quick else 2000
     rows: list[dict] = []
-
-    missing = toxiproxy_missing()
-    if missing:
-        print(f"# no Toxiproxy peer: {missing}", file=sys.stderr)
     with server("sink") as target, faultproxy(target) as (fp_port, _), socat(target) as socat_port:
         with naive(target) as naive_port, toxiproxy(target) as tp:
             relays = {
@@ -276,76 +307,153 @@ def run(quick: bool = False) -> list[dict]:
         ("direct", "socat"),
         ("faultproxy", "toxiproxy"),
     ]
-    short = {
-        "faultproxy": "faultproxy",
-        "socat": "socat",
-        "naive": "naive asyncio",
-        "direct": "direct",
-        "toxiproxy": "Toxiproxy",
-    }
-    peer_name = {
-        "socat": SOCAT,
-        "naive": "naive asyncio proxy",
-        "direct": "direct loopback",
-        "toxiproxy": TOXIPROXY,
-    }
     for n in (1, 8):
         for relay, peer in comparisons:
             if relay not in results or peer not in results:
                 continue
             rows.append(
                 row(
-                    f"throughput, {n} conn, {short[relay]} vs {short[peer]}",
+                    f"throughput, {n} conn, {SHORT[relay]} vs {SHORT[peer]}",
                     results[relay][n],
                     "MB/s",
-                    peer_name[peer],
+                    PEER_NAME[peer],
                     results[peer][n],
                 )
             )
+    return rows
 
+
+SHORT = {
+    "faultproxy": "faultproxy",
+    "socat": "socat",
+    "naive": "naive asyncio",
+    "direct": "direct",
+    "toxiproxy": "Toxiproxy",
+}
+PEER_NAME = {
+    "socat": SOCAT,
+    "naive": "naive asyncio proxy",
+    "direct": "direct loopback",
+    "toxiproxy": TOXIPROXY,
+}
+
+
+def rtt_rounds(ports: dict[str, int], rounds: int, pings: int) -> list[dict[str, list[float]]]:
+    """``rounds`` rounds of ``pings`` interleaved ping-pongs on every path, fresh
+    connections each round, the order of the paths rotated from one round to the next
+    (so no path always follows the same one). One dict of RTTs (µs) per round.
+
+    One round's p99 is a handful of the slowest pings: a single burst of load from another
+    process on this shared 2-core machine moves it a lot. Several rounds, each reported,
+    say how much of a difference between paths is noise.
+    """
+    names = list(ports)
+    out: list[dict[str, list[float]]] = []
+    for r in range(rounds):
+        order = names[r % len(names) :] + names[: r % len(names)]
+        rtts = interleaved_rtts([ports[n] for n in order], pings)
+        out.append(dict(zip(order, rtts, strict=True)))
+    return out
+
+
+def rtt_rows(quick: bool) -> list[dict]:
+    """Round trips of 64-byte ping-pongs through each relay and directly: per path and
+    percentile, the median over rounds of the per-round figure."""
+    rounds = 3 if quick else 9
+    pings = 500 if quick else 2000
     with server("echo") as target:
         with (
-            faultproxy(target) as (port, api),
+            faultproxy(target) as (fp_port, _),
             socat(target) as socat_port,
             toxiproxy(target) as tp,
         ):
-            ports = [target, port, socat_port] + ([tp[0]] if tp else [])
-            rtts = interleaved_rtts(ports, pings)
-            direct, ours, theirs = rtts[:3]
-            tp_rtts = rtts[3] if tp else None
-            accuracy = {"faultproxy": toxic_accuracy(port, api, quick)}
-            if tp:
-                accuracy["toxiproxy"] = toxic_accuracy(tp[0], tp[1], quick)
-    base = pct(direct, 0.5)
+            ports = {"direct": target, "faultproxy": fp_port, "socat": socat_port}
+            if tp is not None:
+                ports["toxiproxy"] = tp[0]
+            per_round = rtt_rounds(ports, rounds, pings)
+
+    def stat(path: str, q: float) -> list[float]:
+        return [pct(r[path], q) for r in per_round]
+
+    def added(path: str, q: float) -> float:
+        # Paired within a round: both paths saw the same minute of machine load.
+        return statistics.median(
+            a - d for a, d in zip(stat(path, q), stat("direct", q), strict=True)
+        )
+
+    for i, r in enumerate(per_round, 1):
+        line = ", ".join(f"{p} {pct(r[p], 0.5):.0f}/{pct(r[p], 0.99):.0f}" for p in ports if p in r)
+        print(f"# rtt round {i}/{rounds} ({pings} pings), p50/p99 µs: {line}", file=sys.stderr)
+    rows: list[dict] = []
     for label, q in (("p50", 0.5), ("p99", 0.99)):
         rows.append(
             row(
                 f"added RTT {label} (64 B ping-pong)",
-                pct(ours, q) - pct(direct, q),
+                added("faultproxy", q),
                 "µs",
                 SOCAT,
-                pct(theirs, q) - pct(direct, q),
+                added("socat", q),
             )
         )
-    if tp_rtts is not None:
+    if tp is not None:
         rows.append(
             row(
                 "added RTT p50, faultproxy vs Toxiproxy",
-                pct(ours, 0.5) - base,
+                added("faultproxy", 0.5),
                 "µs",
                 TOXIPROXY,
-                pct(tp_rtts, 0.5) - base,
+                added("toxiproxy", 0.5),
             )
         )
         rows.append(
             row(
                 "round-trip p99, faultproxy vs Toxiproxy",
-                pct(ours, 0.99),
+                statistics.median(stat("faultproxy", 0.99)),
                 "µs",
                 TOXIPROXY,
-                pct(tp_rtts, 0.99),
+                statistics.median(stat("toxiproxy", 0.99)),
             )
         )
+        ratios = [
+            f / t for f, t in zip(stat("faultproxy", 0.99), stat("toxiproxy", 0.99), strict=True)
+        ]
+        rows.append(
+            row(
+                f"round-trip p99 ratio per round, faultproxy/Toxiproxy: median "
+                f"(min-max {min(ratios):.2f}-{max(ratios):.2f} over {rounds} rounds)",
+                statistics.median(ratios),
+                "x",
+                "parity",
+                1.0,
+            )
+        )
+    for label, q in (("p50", 0.5), ("p99", 0.99)):
+        for path in ("faultproxy", "toxiproxy", "socat"):
+            if path in ports:
+                rows.append(
+                    row(
+                        f"round-trip {label}, {SHORT[path]} vs direct",
+                        statistics.median(stat(path, q)),
+                        "µs",
+                        PEER_NAME["direct"],
+                        statistics.median(stat("direct", q)),
+                    )
+                )
+    return rows
+
+
+def accuracy_rows(quick: bool) -> list[dict]:
+    """A 100 ms ``latency`` and a 1000 KB/s ``bandwidth`` toxic, on faultproxy and
+    Toxiproxy; the latency measured against direct loopback's p50 from the same run."""
+    with server("echo") as target:
+        base = pct(interleaved_rtts([target], 200 if quick else 1000)[0], 0.5)
+        accuracy: dict[str, tuple[list[float], float]] = {}
+        with faultproxy(target) as (port, api):
+            accuracy["faultproxy"] = toxic_accuracy(port, api, quick)
+        with toxiproxy(target) as tp:
+            if tp is not None:
+                accuracy["toxiproxy"] = toxic_accuracy(tp[0], tp[1], quick)
+    rows: list[dict] = []
     for who, (delayed, kbps) in accuracy.items():
         rows.append(
             row(
@@ -385,8 +493,6 @@ def run(quick: bool = False) -> list[dict]:
                 errors["toxiproxy"][1],
             )
         )
-    rows.extend(http_toxic_rows(quick))
-    rows.extend(persist_rows(quick))
     return rows
 
 
@@ -548,9 +654,23 @@ def persist_rows(quick: bool) -> list[dict]:
     ]
 
 
-def main() -> None:
-    quick = "--quick" in sys.argv[1:]
-    for r in run(quick):
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.bench_faultproxy")
+    parser.add_argument("--quick", action="store_true", help="shorter runs, rougher numbers")
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="SECTION",
+        help=f"run only these sections (repeat or comma-separate): {', '.join(SECTIONS)}",
+    )
+    args = parser.parse_args(argv)
+    only = None
+    if args.only:
+        only = [s.strip() for part in args.only for s in part.split(",") if s.strip()]
+        unknown = sorted(set(only) - set(SECTIONS))
+        if unknown:
+            parser.error(f"unknown section(s) {', '.join(unknown)}; known: {', '.join(SECTIONS)}")
+    for r in run(args.quick, only):
         print(json.dumps(r, ensure_ascii=False))
 
 
