@@ -37,6 +37,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from services.faultproxy.tcp import precise_timer
+
 
 @dataclass(slots=True)
 class Chunk:
@@ -179,9 +181,8 @@ class ToxicStub:
             self.output.put_nowait(item)
 
     async def sleep_until(self, deadline: float) -> None:
-        delay = deadline - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
+        """Until ``time.monotonic()`` reaches ``deadline``, to the µs (`precise_timer`)."""
+        await precise_timer.sleep_until(deadline)
 
     def close_connection(
         self, *, reset: bool = False, reason: str = "", flush: bool = False

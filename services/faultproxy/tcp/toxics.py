@@ -104,7 +104,7 @@ class SlowCloseToxic(StreamToxic):
             chunk = await stub.recv()
             if chunk is None:
                 try:
-                    await asyncio.sleep(self.attrs["delay"] / 1000)
+                    await stub.sleep_until(time.monotonic() + self.attrs["delay"] / 1000)
                 except asyncio.CancelledError:
                     stub.flush(None)
                     raise
@@ -177,7 +177,7 @@ class SlicerToxic(StreamToxic):
                     piece, pos = data[cuts[i - 1] : cuts[i]], cuts[i]
                     await stub.send(Chunk(piece, chunk.timestamp))  # delivers even if cancelled
                     if delay_us:  # after every slice, the last one too, as Toxiproxy
-                        await asyncio.sleep(delay_us / 1_000_000)
+                        await stub.sleep_until(time.monotonic() + delay_us / 1_000_000)
             except asyncio.CancelledError:
                 if pos < len(data):
                     stub.flush(Chunk(data[pos:], chunk.timestamp))
