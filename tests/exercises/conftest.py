@@ -8,8 +8,23 @@ from pathlib import Path
 import pytest
 
 from lab.context import forget_shared_backend
+from lab.exercise.catalog import find_exercise
+from lab.exercise.check_runner import run_check
+from lab.exercise.outcome import CheckResult
 
 WRONG = Path(__file__).parent / "wrong"
+
+_checked: dict[tuple[int, Path], CheckResult] = {}
+
+
+def checked_on_local_lab(number: int, program: Path) -> CheckResult:
+    """Exercise ``number``'s check of ``program`` on the session's local lab, run once per
+    session: several tests assert different things of the same run, and a run of
+    exercise 04 takes 12 s (it waits out the timeouts it teaches)."""
+    key = (number, program.resolve())
+    if key not in _checked:
+        _checked[key] = run_check(find_exercise(number), program)
+    return _checked[key]
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from lab.exercise.catalog import find_exercise
 from lab.exercise.check_runner import run_check
 from lab.exercise.outcome import CheckResult
-from tests.exercises.conftest import WRONG
+from tests.exercises.conftest import WRONG, checked_on_local_lab
 
 pytestmark = pytest.mark.slow
 
@@ -135,7 +135,7 @@ def test_starter_fails_with_the_expected_hint(lab, number: int) -> None:
 @pytest.mark.parametrize("number", sorted(CASES))
 def test_wrong_answer_fails(lab, number: int) -> None:
     expected = CASES[number]
-    result = run_check(find_exercise(number), WRONG / expected.wrong)
+    result = checked_on_local_lab(number, WRONG / expected.wrong)
     assert not result.passed and not result.error, explain(result)
     assert any(expected.wrong_fails in name for name in failed_names(result)), explain(result)
 

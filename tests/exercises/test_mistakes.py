@@ -10,7 +10,7 @@ import pytest
 
 from lab.exercise.catalog import find_exercise
 from lab.exercise.check_runner import run_check
-from tests.exercises.conftest import WRONG
+from tests.exercises.conftest import WRONG, checked_on_local_lab
 from tests.exercises.test_exercise_checks import explain
 
 pytestmark = pytest.mark.slow
@@ -52,7 +52,7 @@ MISTAKES = [
 def test_the_mistake_fails_with_a_hint_naming_it(
     lab, number: int, wrong: str, fails: str, hint: str
 ) -> None:
-    result = run_check(find_exercise(number), WRONG / wrong)
+    result = checked_on_local_lab(number, WRONG / wrong)
     assert not result.passed and not result.error, explain(result)
     failed = [o for o in result.outcomes if not o.passed and fails in o.name]
     assert failed, explain(result)
@@ -60,12 +60,12 @@ def test_the_mistake_fails_with_a_hint_naming_it(
 
 
 def test_a_late_give_up_is_not_told_connect_alone_is_not_enough(lab) -> None:
-    result = run_check(find_exercise(4), WRONG / "04_five_second_timeout.py")
+    result = checked_on_local_lab(4, WRONG / "04_five_second_timeout.py")
     assert all("connect() alone" not in o.hint for o in result.outcomes), explain(result)
 
 
 def test_a_refusal_that_exits_0_is_not_told_to_avoid_cert_none(lab) -> None:
-    result = run_check(find_exercise(9), WRONG / "09_refuses_but_exits_0.py")
+    result = checked_on_local_lab(9, WRONG / "09_refuses_but_exits_0.py")
     assert all("CERT_NONE" not in o.hint for o in result.outcomes), explain(result)
 
 
