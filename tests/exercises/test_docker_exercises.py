@@ -36,10 +36,18 @@ EVERY_MISTAKE = MISTAKES + [
     if case.wrong not in {m[1] for m in MISTAKES}
 ]
 NETWORK_PATH_SENSITIVE = {4, 8, 9, 12, 13}
+# Takes the same path as one kept: its recv() with no timeout meets the same silent
+# connection through docker-proxy and the proxy as 04_five_second_timeout's late one, and
+# it costs CI 13 s. (The local suite runs it.)
+SAME_PATH_AS_ANOTHER = {"04_connect_timeout_only.py"}
 DOCKER_MISTAKES = (
     EVERY_MISTAKE
     if os.environ.get("WIRELAB_DOCKER_ALL_MISTAKES") == "1"
-    else [m for m in EVERY_MISTAKE if m[0] in NETWORK_PATH_SENSITIVE]
+    else [
+        m
+        for m in EVERY_MISTAKE
+        if m[0] in NETWORK_PATH_SENSITIVE and m[1] not in SAME_PATH_AS_ANOTHER
+    ]
 )
 
 
