@@ -202,14 +202,23 @@ class Direction:
     def _on_pump_error(self, exc: OSError, where: str) -> None:
         self.conn.io_error(self, exc, where)
 
-    def _splice_to_chain(self) -> None:
+    def _leave_splice(self) -> tuple[bytes, bool]:
+        """Stop the pump; return (the bytes left in its pipe, whether EOF was seen)."""
         assert self._pump is not None
         leftover, eof = self._pump.stop()
         self._pump.close()
         self._pump = None
         self.conn.proxy.metrics.splice_fallbacks.inc(1, proxy=self.conn.proxy.name)
-        items: list[Chunk | None] = [Chunk(leftover)] if leftover else []
+        return leftover, eof
+
+    def _splice_to_chain(self) -> None:
+        self._chain_from(*self._leave_splice())
+
+    def _chain_from(self, unread: bytes, eof: bool) -> None:
+        """Start the chain with ``unread`` (bytes taken from the source that no stage has
+        seen yet) at its head, and the EOF after them if it was seen."""
         self._start_chain(start_reader=not eof)
+        items: list[Chunk | None] = [Chunk(unread)] if unread else []
         if eof:
             self._reader_eof = True
             items.append(None)
@@ -222,13 +231,7 @@ class Direction:
         a direction the chain has had (it asks only while neither direction is chained)."""
         if self.mode == "screen":
             return
-        first, eof = b"", False
-        if self.mode == "splice":
-            assert self._pump is not None
-            first, eof = self._pump.stop()
-            self._pump.close()
-            self._pump = None
-            self.conn.proxy.metrics.splice_fallbacks.inc(1, proxy=self.conn.proxy.name)
+        first, eof = self._leave_splice() if self.mode == "splice" else (b"", False)
         self.mode = "screen"
         self._copy = CopyPump(
             self.loop,
@@ -248,14 +251,9 @@ class Direction:
         assert self._copy is not None
         passed, held, eof = self._copy.stop()
         self._copy = None
-        self._start_chain(start_reader=not eof)
+        self._chain_from(held, eof)
         if passed:
             self._tail.put_nowait(Chunk(passed))
-        items: list[Chunk | None] = [Chunk(held)] if held else []
-        if eof:
-            self._reader_eof = True
-            items.append(None)
-        self._head.push_front(items)
 
     # ---- chain mode -------------------------------------------------------------------
 
