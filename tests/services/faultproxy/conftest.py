@@ -61,4 +61,4 @@ def web(api: Api, upstream: int) -> Iterator[Web]:
     port = api.create(name, upstream)
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5, limits=limits) as client:
-        yield Web(api, client, name)
+        yield Web(api, client, name, port)

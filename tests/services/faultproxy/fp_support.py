@@ -280,6 +280,7 @@ class Web:
     api: Api
     client: httpx.Client
     name: str
+    port: int  # the proxy's listening port
 
 
 def metric(api: Api, name: str, **labels: str) -> int:
@@ -289,3 +290,8 @@ def metric(api: Api, name: str, **labels: str) -> int:
         if m and m.group(1) == name and dict(re.findall(r'(\w+)="([^"]*)"', m.group(2))) == labels:
             return int(m.group(3))
     return 0
+
+
+def http_requests(api: Api, proxy: str, outcome: str, toxic: str = "http_status_downstream") -> int:
+    """``faultproxy_http_requests_total`` for one proxy, toxic and outcome."""
+    return metric(api, "faultproxy_http_requests_total", proxy=proxy, toxic=toxic, outcome=outcome)

@@ -15,7 +15,7 @@ import time
 
 import httpx
 
-from tests.services.faultproxy.fp_support import Api, Web, connect, metric, wait_until
+from tests.services.faultproxy.fp_support import Api, Web, connect, http_requests, wait_until
 
 
 def modes(api: Api, name: str) -> list[dict[str, str]]:
@@ -47,16 +47,7 @@ def test_a_non_matching_toxic_keeps_the_connection_on_the_screen(web: Web) -> No
         assert (r.status_code, r.content) == (200, f"body {i}".encode())
     assert modes(api, name) == [{"upstream": "screen", "downstream": "screen"}]
     # The screen plans every request like the exchange would: nothing matched, nothing counted.
-    assert (
-        metric(
-            api,
-            "faultproxy_http_requests_total",
-            proxy=name,
-            toxic="http_status_downstream",
-            outcome="matched",
-        )
-        == 0
-    )
+    assert http_requests(api, name, "matched") == 0
 
 
 def test_matches_that_roll_no_fault_are_counted_and_stay_on_the_screen(web: Web) -> None:
@@ -64,9 +55,8 @@ def test_matches_that_roll_no_fault_are_counted_and_stay_on_the_screen(web: Web)
     api.toxic(name, "http_status", status=503, match={"path": "/x"}, toxicity=0.0)
     for _ in range(5):
         assert client.get("/x").status_code == 200
-    labels = {"proxy": name, "toxic": "http_status_downstream"}
-    assert metric(api, "faultproxy_http_requests_total", **labels, outcome="matched") == 5
-    assert metric(api, "faultproxy_http_requests_total", **labels, outcome="faulted") == 0
+    assert http_requests(api, name, "matched") == 5
+    assert http_requests(api, name, "faulted") == 0
     assert modes(api, name) == [{"upstream": "screen", "downstream": "screen"}]
 
 
@@ -78,10 +68,9 @@ def test_the_first_matching_request_moves_the_connection_to_the_exchange(web: We
     assert client.get("/free").text == "upstream /free"
     r = client.get("/limited")
     assert (r.status_code, r.headers["retry-after"]) == (429, "1")
-    labels = {"proxy": name, "toxic": "http_status_downstream"}
     # Planned once on the screen and not rolled again by the exchange.
-    assert metric(api, "faultproxy_http_requests_total", **labels, outcome="matched") == 1
-    assert metric(api, "faultproxy_http_requests_total", **labels, outcome="faulted") == 1
+    assert http_requests(api, name, "matched") == 1
+    assert http_requests(api, name, "faulted") == 1
     assert client.get("/free").text == "upstream /free"  # same connection, now on the chain
     assert modes(api, name) == [{"upstream": "chain", "downstream": "chain"}]
 
@@ -102,7 +91,7 @@ def test_a_byte_toxic_added_to_a_screened_connection_applies_from_the_next_reque
 def test_a_byte_toxic_added_mid_body_waits_for_the_body_and_loses_nothing(web: Web) -> None:
     api, name = web.api, web.name
     api.toxic(name, "http_status", status=503, match={"path": "/never"})
-    port = int(api.get(f"/proxies/{name}").json()["listen"].rsplit(":", 1)[1])
+    port = web.port
     body = bytes(random.Random(7).randrange(256) for _ in range(100_000))
     with connect(port) as s:
         s.sendall(
@@ -137,21 +126,12 @@ def test_a_websocket_style_upgrade_is_relayed_untouched(web: Web) -> None:
     """An Upgrade goes to h11, which relays what follows the 101 as it is."""
     api, name = web.api, web.name
     api.toxic(name, "http_status", status=503, match={"path": "/never"})
-    port = int(api.get(f"/proxies/{name}").json()["listen"].rsplit(":", 1)[1])
+    port = web.port
     with connect(port) as s:
         s.sendall(b"GET /a HTTP/1.1\r\nHost: x\r\nUpgrade: lab\r\nConnection: upgrade\r\n\r\n")
         # http.server does not switch: it answers 200, and the exchange relays it.
         assert read_response(s, bytearray()).endswith(b"upstream /a")
-    assert (
-        metric(
-            api,
-            "faultproxy_http_requests_total",
-            proxy=name,
-            toxic="http_status_downstream",
-            outcome="faulted",
-        )
-        == 0
-    )
+    assert http_requests(api, name, "faulted") == 0
 
 
 def request_bytes(i: int, rng: random.Random) -> tuple[bytes, bytes]:
@@ -178,7 +158,7 @@ def test_keepalive_traffic_stays_exact_while_toxics_churn(web: Web) -> None:
     toxics: every answer is the right one, in order, and the connections went through every
     path (screen, chain, splice) and the moves between them."""
     api, name = web.api, web.name
-    port = int(api.get(f"/proxies/{name}").json()["listen"].rsplit(":", 1)[1])
+    port = web.port
     stop = threading.Event()
     errors: list[str] = []
     seen_modes: set[str] = set()
